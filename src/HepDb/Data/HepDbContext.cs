@@ -1,0 +1,104 @@
+using HepDb.Accounts;
+using HepDb.ApiKeys;
+using HepDb.Audit;
+using HepDb.Databases;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace HepDb.Data;
+
+/// <summary>The metadata store. The same model and the same hand-written migrations serve SQLite and PostgreSQL,
+/// so column types are left to each provider (no provider-specific types or SQL here).</summary>
+public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbContext(options)
+{
+    public DbSet<Account> Accounts => Set<Account>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<TenantDatabase> Databases => Set<TenantDatabase>();
+    public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder builder)
+    {
+        // Every timestamp is UTC. SQLite hands them back as Unspecified; PostgreSQL timestamptz insists on Utc.
+        builder.Properties<DateTime>().HaveConversion<UtcConverter>();
+        builder.Properties<DateTime?>().HaveConversion<NullableUtcConverter>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder b)
+    {
+        b.Entity<Account>(e =>
+        {
+            e.ToTable("accounts");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(26);
+            e.Property(x => x.Email).HasMaxLength(254);
+            e.HasIndex(x => x.Email).IsUnique();
+            e.Property(x => x.Tier).HasMaxLength(16);
+            e.Property(x => x.SuspendReason).HasMaxLength(500);
+            e.Ignore(x => x.Slug);
+        });
+        b.Entity<ApiKey>(e =>
+        {
+            e.ToTable("api_keys");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(26);
+            e.Property(x => x.AccountId).HasMaxLength(26);
+            e.Property(x => x.Label).HasMaxLength(100);
+            e.Property(x => x.Prefix).HasMaxLength(20);
+            e.Property(x => x.Hash).HasMaxLength(64);
+            e.Property(x => x.LastUsedIp).HasMaxLength(64);
+            e.HasIndex(x => x.Hash).IsUnique();
+            e.HasIndex(x => x.AccountId);
+            e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
+            e.Ignore(x => x.IsActive);
+        });
+        b.Entity<TenantDatabase>(e =>
+        {
+            e.ToTable("databases");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(26);
+            e.Property(x => x.AccountId).HasMaxLength(26);
+            e.Property(x => x.Name).HasMaxLength(64);
+            e.Property(x => x.Engine).HasMaxLength(16);
+            e.Property(x => x.DbName).HasMaxLength(64);
+            e.Property(x => x.DbUser).HasMaxLength(64);
+            e.Property(x => x.PasswordSealed).HasMaxLength(200);
+            e.Property(x => x.Status).HasMaxLength(16);
+            e.Property(x => x.Phase).HasMaxLength(16);
+            e.HasIndex(x => new { x.AccountId, x.Engine, x.Slot }).IsUnique();
+            e.HasIndex(x => new { x.Engine, x.DbName }).IsUnique();
+            e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Restrict);
+        });
+        b.Entity<AuditEntry>(e =>
+        {
+            e.ToTable("audit_log");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(26);
+            e.Property(x => x.AccountId).HasMaxLength(26);
+            e.Property(x => x.Actor).HasMaxLength(64);
+            e.Property(x => x.Action).HasMaxLength(64);
+            e.Property(x => x.TargetId).HasMaxLength(64);
+            e.Property(x => x.Ip).HasMaxLength(64);
+            e.Property(x => x.Detail).HasMaxLength(1000);
+            e.HasIndex(x => new { x.AccountId, x.At });
+        });
+        b.Entity<IdempotencyRecord>(e =>
+        {
+            e.ToTable("idempotency_keys");
+            e.HasKey(x => new { x.AccountId, x.Key });
+            e.Property(x => x.AccountId).HasMaxLength(26);
+            e.Property(x => x.Key).HasMaxLength(255);
+            e.Property(x => x.RequestHash).HasMaxLength(64);
+            e.Property(x => x.DatabaseId).HasMaxLength(26);
+            e.HasIndex(x => x.CreatedAt);
+        });
+    }
+
+    private sealed class UtcConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.ToUniversalTime(), DateTimeKind.Utc),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+
+    private sealed class NullableUtcConverter() : ValueConverter<DateTime?, DateTime?>(
+        v => v == null ? v : v.Value.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.Value.ToUniversalTime(), DateTimeKind.Utc),
+        v => v == null ? v : DateTime.SpecifyKind(v.Value, DateTimeKind.Utc));
+}

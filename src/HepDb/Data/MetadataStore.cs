@@ -1,0 +1,69 @@
+using System.Data.Common;
+using HepDb.Hosting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace HepDb.Data;
+
+public static class MetadataStore
+{
+    /// <summary>Registers <see cref="HepDbContext"/> for the configured provider.</summary>
+    public static IServiceCollection AddMetadataStore(this IServiceCollection services)
+    {
+        services.AddDbContext<HepDbContext>((sp, options) => Configure(options,
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MetadataOptions>>().Value,
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<HepDbOptions>>().Value));
+        return services;
+    }
+
+    public static void Configure(DbContextOptionsBuilder options, MetadataOptions metadata, HepDbOptions hepdb)
+    {
+        if (metadata.Provider == "postgres")
+        {
+            options.UseNpgsql(metadata.ConnectionString
+                ?? throw new InvalidOperationException("Metadata:ConnectionString is required when Metadata:Provider is 'postgres'."));
+            return;
+        }
+        options.UseSqlite(SqliteConnectionString(metadata, hepdb));
+        options.AddInterceptors(SqlitePragmas.Instance);
+    }
+
+    public static string SqliteConnectionString(MetadataOptions metadata, HepDbOptions hepdb)
+    {
+        if (metadata.ConnectionString is { } cs) return cs;
+        var dir = hepdb.ResolveDataDir();
+        Directory.CreateDirectory(dir);
+        return $"Data Source={Path.Combine(dir, "hepdb.db")};Pooling=True";
+    }
+
+    /// <summary>Applies pending migrations. Safe to call from several replicas: PostgreSQL migrations take EF's
+    /// migration lock, and SQLite serializes writers.</summary>
+    public static async Task MigrateAsync(IServiceProvider services, CancellationToken ct = default)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
+        await db.Database.MigrateAsync(ct);
+    }
+
+    /// <summary>WAL (readers never block the writer), a busy timeout (writers queue instead of failing), and foreign keys,
+    /// set once per opened connection.</summary>
+    private sealed class SqlitePragmas : DbConnectionInterceptor
+    {
+        public static readonly SqlitePragmas Instance = new();
+        private const string Sql = "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
+
+        public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+        {
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = Sql;
+            cmd.ExecuteNonQuery();
+        }
+
+        public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken ct = default)
+        {
+            await using var cmd = connection.CreateCommand();
+            cmd.CommandText = Sql;
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+    }
+}

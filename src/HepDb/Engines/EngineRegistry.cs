@@ -1,0 +1,74 @@
+using HepDb.Engines.MariaDb;
+using HepDb.Engines.Postgres;
+using HepDb.Hosting;
+using HepDb.Hosting.LocalEngines;
+using Microsoft.Extensions.Options;
+
+namespace HepDb.Engines;
+
+/// <summary>Availability of an engine on this deployment.</summary>
+public enum EngineAvailability
+{
+    /// <summary>Users may create databases on it.</summary>
+    Enabled,
+    /// <summary>Turned off by configuration (<c>Engines:X:Enabled=false</c>).</summary>
+    Disabled,
+    /// <summary>Enabled but no server exists for it (MongoDB without a mongod binary or a configured server).</summary>
+    NotAvailable,
+}
+
+/// <summary>The configured engine servers, one adapter each.</summary>
+public sealed class EngineRegistry : IAsyncDisposable
+{
+    private readonly Dictionary<EngineKind, IEngineAdapter> _adapters = [];
+    private readonly Dictionary<EngineKind, EngineAvailability> _availability = [];
+
+    public EngineRegistry(IOptions<EnginesOptions> options, IEnumerable<IEngineAdapterFactory> factories)
+    {
+        var o = options.Value;
+        var byKind = factories.ToDictionary(f => f.Kind);
+        foreach (var (kind, server) in new[] { (EngineKind.MariaDb, o.MariaDb), (EngineKind.Postgres, o.Postgres), (EngineKind.Mongo, o.Mongo) })
+        {
+            var hasServer = !server.Local || kind != EngineKind.Mongo || LocalEngineServers.FindMongod() is not null;
+            if (byKind.TryGetValue(kind, out var factory) && hasServer) _adapters[kind] = factory.Create(server);
+            _availability[kind] = kind == EngineKind.MariaDb || server.Enabled
+                ? (_adapters.ContainsKey(kind) ? EngineAvailability.Enabled : EngineAvailability.NotAvailable)
+                : EngineAvailability.Disabled;
+        }
+    }
+
+    public EngineAvailability Availability(EngineKind kind) => _availability[kind];
+
+    public bool IsEnabled(EngineKind kind) => _availability[kind] == EngineAvailability.Enabled;
+
+    /// <summary>Every engine that has a server, enabled for new databases or not (existing databases still need it).</summary>
+    public IEnumerable<IEngineAdapter> Configured => _adapters.Values;
+
+    public IEngineAdapter Get(EngineKind kind) =>
+        _adapters.TryGetValue(kind, out var a) ? a : throw new EngineUnavailableException(kind, "no server is configured for this engine");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var a in _adapters.Values)
+            if (a is IAsyncDisposable d) await d.DisposeAsync();
+    }
+}
+
+/// <summary>Creates the adapter for one engine kind; registered once per engine so the registry stays closed to engine details.</summary>
+public interface IEngineAdapterFactory
+{
+    EngineKind Kind { get; }
+    IEngineAdapter Create(EngineServerOptions server);
+}
+
+public sealed class MariaDbAdapterFactory : IEngineAdapterFactory
+{
+    public EngineKind Kind => EngineKind.MariaDb;
+    public IEngineAdapter Create(EngineServerOptions server) => new MariaDbAdapter(server);
+}
+
+public sealed class PostgresAdapterFactory : IEngineAdapterFactory
+{
+    public EngineKind Kind => EngineKind.Postgres;
+    public IEngineAdapter Create(EngineServerOptions server) => new PostgresAdapter(server);
+}

@@ -1,0 +1,84 @@
+using HepDb.Hosting;
+
+namespace HepDb.Engines;
+
+/// <summary>What a tenant database needs on its engine: the database, its one user, the password and the connection limit.</summary>
+public sealed record TenantSpec(string DbName, string User, string Password, int ConnectionLimit);
+
+/// <summary>Health of one engine server, for the readiness endpoint and the admin area.</summary>
+public sealed record EngineProbe(bool Up, string? Version, TimeSpan Latency, string? Error);
+
+/// <summary>One size measurement of a whole engine server.</summary>
+public sealed record SizeScan(IReadOnlyDictionary<string, long> Bytes, int Queries);
+
+/// <summary>Names found on an engine server that follow HepDb's naming (for the reconciler).</summary>
+public sealed record TenantObjects(IReadOnlyList<string> Databases, IReadOnlyList<string> Users);
+
+/// <summary>
+/// The seam between HepDb and one engine server. Every operation is idempotent (safe to repeat after a crash),
+/// throws <see cref="EngineUnavailableException"/> when the server cannot be reached in time, and
+/// <see cref="EngineCommandException"/> when the server refuses a command.
+/// </summary>
+public interface IEngineAdapter
+{
+    EngineKind Kind { get; }
+    EngineServerOptions Server { get; }
+
+    Task<EngineProbe> ProbeAsync(CancellationToken ct);
+
+    /// <summary>Creates the database and its user (scoped to that database only), or completes a half-done creation.</summary>
+    Task CreateTenantAsync(TenantSpec spec, CancellationToken ct);
+
+    /// <summary>Ends the user's sessions, drops the database and the user. Missing objects are not an error.</summary>
+    Task DropTenantAsync(string dbName, string user, CancellationToken ct);
+
+    /// <summary>Sets a new password; new logins need it at once.</summary>
+    Task SetPasswordAsync(string user, string password, CancellationToken ct);
+
+    /// <summary>Sets the user's concurrent-connection limit (tier change). Applies to new connections.</summary>
+    Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct);
+
+    /// <summary>Suspension: the user can no longer log in or act, and its open sessions are ended.</summary>
+    Task LockAsync(TenantSpec spec, CancellationToken ct);
+
+    /// <summary>Lifts <see cref="LockAsync"/>: the user logs in again with <paramref name="spec"/>'s password, with
+    /// write privileges restored unless <paramref name="writesBlocked"/>.</summary>
+    Task UnlockAsync(TenantSpec spec, bool writesBlocked, CancellationToken ct);
+
+    /// <summary>Over quota: when <paramref name="blocked"/>, the engine refuses writes that grow data (insert, update, create)
+    /// while reads and space-freeing operations stay possible, in a way the tenant cannot undo; open sessions are ended
+    /// so it bites at once. When not blocked, the normal privileges are restored exactly.</summary>
+    Task SetWritesBlockedAsync(TenantSpec spec, bool blocked, CancellationToken ct);
+
+    /// <summary>Sizes in bytes of every tenant database on the server, by database name, with a bounded number of
+    /// queries (not one per database). Returns the number of engine queries it ran.</summary>
+    Task<SizeScan> MeasureSizesAsync(CancellationToken ct);
+
+    /// <summary>Lists the databases and users on the server whose names follow HepDb's naming.</summary>
+    Task<TenantObjects> ListTenantObjectsAsync(CancellationToken ct);
+
+    /// <summary>Runs a statement as the tenant (for health checks of a tenant login and for tests).</summary>
+    Task<string?> ScalarAsTenantAsync(string dbName, string user, string password, string sql, CancellationToken ct);
+
+    /// <summary>A connection string for the tenant, in the engine's URI form (SPEC §2).</summary>
+    string ConnectionString(string dbName, string user, string password);
+}
+
+/// <summary>The engine server could not be reached in time. Nothing was changed by HepDb.</summary>
+public sealed class EngineUnavailableException(EngineKind engine, string message, Exception? inner = null, bool beforeAnyChange = false)
+    : Exception($"{engine.DisplayName()} is unavailable: {message}", inner)
+{
+    public EngineKind Engine { get; } = engine;
+
+    /// <summary>True when the server was not reached at all (the admin connection failed to open), so this attempt
+    /// changed nothing on it.</summary>
+    public bool BeforeAnyChange { get; } = beforeAnyChange;
+}
+
+/// <summary>The engine refused a command. <see cref="Code"/> is the engine's own error number or SQLSTATE.</summary>
+public sealed class EngineCommandException(EngineKind engine, string code, string message, Exception? inner = null)
+    : Exception($"{engine.DisplayName()} error {code}: {message}", inner)
+{
+    public EngineKind Engine { get; } = engine;
+    public string Code { get; } = code;
+}

@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using HepDb.Hosting;
+using Npgsql;
+using static HepDb.Engines.TenantNames;
+
+namespace HepDb.Engines.Postgres;
+
+/// <summary>
+/// PostgreSQL tenants: a LOGIN role with no server-level attributes and a native CONNECTION LIMIT, owning one database
+/// created from template0. <c>REVOKE ALL … FROM PUBLIC</c> on the tenant database, and once per server on
+/// <c>postgres</c> and <c>template1</c>, removes PostgreSQL's default CONNECT/TEMP for everyone, so a tenant role can
+/// connect to its own database and no other. Passwords are sent only as SCRAM verifiers.
+/// </summary>
+public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _admin;
+    private readonly SemaphoreSlim _hardenOnce = new(1, 1);
+    private bool _hardened;
+
+    public PostgresAdapter(EngineServerOptions server)
+    {
+        Server = server;
+        _admin = NpgsqlDataSource.Create(AdminConnectionString("postgres"));
+    }
+
+    public EngineKind Kind => EngineKind.Postgres;
+    public EngineServerOptions Server { get; }
+
+    public async Task<EngineProbe> ProbeAsync(CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            await using var conn = await OpenAsync(ct);
+            return new EngineProbe(true, conn.PostgreSqlVersion.ToString(), sw.Elapsed, null);
+        }
+        catch (EngineUnavailableException e)
+        {
+            return new EngineProbe(false, null, sw.Elapsed, e.Message);
+        }
+    }
+
+    public Task CreateTenantAsync(TenantSpec spec, CancellationToken ct) => RunAsync(async conn =>
+    {
+        await HardenServerAsync(conn, ct);
+        var role = PostgresQuote(spec.User);
+        var db = PostgresQuote(spec.DbName);
+        var verifier = Literal(ScramVerifier.Compute(spec.Password));
+        if (await ExistsAsync(conn, "SELECT 1 FROM pg_roles WHERE rolname = $1", spec.User, ct))
+            await ExecAsync(conn, $"ALTER ROLE {role} LOGIN PASSWORD {verifier} CONNECTION LIMIT {spec.ConnectionLimit}", ct);
+        else
+            await ExecAsync(conn, $"CREATE ROLE {role} LOGIN PASSWORD {verifier} CONNECTION LIMIT {spec.ConnectionLimit} " +
+                                  "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT", ct);
+        if (!await ExistsAsync(conn, "SELECT 1 FROM pg_database WHERE datname = $1", spec.DbName, ct))
+            await ExecAsync(conn, $"CREATE DATABASE {db} OWNER {role} TEMPLATE template0 ENCODING 'UTF8'", ct);
+        await ExecAsync(conn, $"REVOKE ALL ON DATABASE {db} FROM PUBLIC", ct);
+    }, ct);
+
+    public Task DropTenantAsync(string dbName, string user, CancellationToken ct) => RunAsync(async conn =>
+    {
+        var roleExists = await ExistsAsync(conn, "SELECT 1 FROM pg_roles WHERE rolname = $1", user, ct);
+        if (roleExists)
+        {
+            await ExecAsync(conn, $"ALTER ROLE {PostgresQuote(user)} NOLOGIN", ct);
+            await TerminateSessionsAsync(conn, user, ct);
+        }
+        await ExecAsync(conn, $"DROP DATABASE IF EXISTS {PostgresQuote(dbName)} WITH (FORCE)", ct);
+        await ExecAsync(conn, $"DROP ROLE IF EXISTS {PostgresQuote(HolderRole(user))}", ct);
+        await ExecAsync(conn, $"DROP ROLE IF EXISTS {PostgresQuote(user)}", ct);
+    }, ct);
+
+    public Task SetPasswordAsync(string user, string password, CancellationToken ct) => RunAsync(conn =>
+        ExecAsync(conn, $"ALTER ROLE {PostgresQuote(user)} PASSWORD {Literal(ScramVerifier.Compute(password))}", ct), ct);
+
+    public Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct) => RunAsync(conn =>
+        ExecAsync(conn, $"ALTER ROLE {PostgresQuote(spec.User)} CONNECTION LIMIT {spec.ConnectionLimit}", ct), ct);
+
+    /// <summary>NOLOGIN only stops new logins, so the open sessions are terminated too.</summary>
+    public Task LockAsync(TenantSpec spec, CancellationToken ct) => RunAsync(async conn =>
+    {
+        await ExecAsync(conn, $"ALTER ROLE {PostgresQuote(spec.User)} NOLOGIN", ct);
+        await TerminateSessionsAsync(conn, spec.User, ct);
+    }, ct);
+
+    public async Task UnlockAsync(TenantSpec spec, bool writesBlocked, CancellationToken ct)
+    {
+        await SetWritesBlockedAsync(spec, writesBlocked, ct);
+        await RunAsync(conn => ExecAsync(conn,
+            $"ALTER ROLE {PostgresQuote(spec.User)} LOGIN PASSWORD {Literal(ScramVerifier.Compute(spec.Password))} CONNECTION LIMIT {spec.ConnectionLimit}", ct), ct);
+    }
+
+    /// <summary>
+    /// An owner can always re-grant itself and <c>default_transaction_read_only</c> is a user setting, so neither can
+    /// enforce a quota. Instead the tenant stops being the owner: everything it owns in its database (and the database
+    /// itself) is reassigned to a per-tenant NOLOGIN holder role, and the tenant gets back only CONNECT, USAGE on its
+    /// schemas and SELECT, DELETE, TRUNCATE on its tables. SECURITY DEFINER functions are handed back to the tenant so
+    /// they run with the tenant's reduced rights, and the holder's own INSERT/UPDATE are revoked so rules (which run as
+    /// the table owner) cannot write either. Unblocking reverses each step, so ownership and privileges return exactly.
+    /// </summary>
+    public Task SetWritesBlockedAsync(TenantSpec spec, bool blocked, CancellationToken ct) => RunAsync(async admin =>
+    {
+        var tenant = PostgresQuote(spec.User);
+        var holder = PostgresQuote(HolderRole(spec.User));
+        var holderExists = await ExistsAsync(admin, "SELECT 1 FROM pg_roles WHERE rolname = $1", HolderRole(spec.User), ct);
+        if (blocked == holderExists) { if (blocked) await TerminateSessionsAsync(admin, spec.User, ct); return; }
+        if (blocked) await ExecAsync(admin, $"CREATE ROLE {holder} NOLOGIN NOINHERIT", ct);
+        await using var conn = await OpenAdminAsync(spec.DbName, ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var schemas = await ListAsync(conn, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'", ct);
+        if (blocked)
+        {
+            await ExecAsync(conn, $"REASSIGN OWNED BY {tenant} TO {holder}", ct);
+            foreach (var fn in await ListAsync(conn, $"SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.prosecdef AND p.proowner = {Literal(HolderRole(spec.User))}::regrole", ct))
+                await ExecAsync(conn, $"ALTER ROUTINE {fn} OWNER TO {tenant}", ct);
+            await ExecAsync(conn, $"GRANT CONNECT ON DATABASE {PostgresQuote(spec.DbName)} TO {tenant}", ct);
+            foreach (var schema in schemas.Select(PostgresQuote))
+            {
+                await ExecAsync(conn, $"REVOKE INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} FROM {holder}", ct);
+                await ExecAsync(conn, $"GRANT USAGE ON SCHEMA {schema} TO {tenant}", ct);
+                await ExecAsync(conn, $"GRANT SELECT, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {schema} TO {tenant}", ct);
+                await ExecAsync(conn, $"GRANT SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {tenant}", ct);
+            }
+        }
+        else
+        {
+            foreach (var schema in schemas.Select(PostgresQuote))
+            {
+                await ExecAsync(conn, $"REVOKE SELECT ON ALL SEQUENCES IN SCHEMA {schema} FROM {tenant}", ct);
+                await ExecAsync(conn, $"REVOKE SELECT, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {schema} FROM {tenant}", ct);
+                await ExecAsync(conn, $"REVOKE USAGE ON SCHEMA {schema} FROM {tenant}", ct);
+                await ExecAsync(conn, $"GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {holder}", ct);
+            }
+            await ExecAsync(conn, $"REVOKE CONNECT ON DATABASE {PostgresQuote(spec.DbName)} FROM {tenant}", ct);
+            await ExecAsync(conn, $"REASSIGN OWNED BY {holder} TO {tenant}", ct);
+        }
+        await tx.CommitAsync(ct);
+        if (!blocked) await ExecAsync(admin, $"DROP ROLE {holder}", ct);
+        await TerminateSessionsAsync(admin, spec.User, ct);
+    }, ct);
+
+    /// <summary>Sizes of all tenant databases in one query.</summary>
+    public Task<SizeScan> MeasureSizesAsync(CancellationToken ct) => RunAsync(async conn =>
+    {
+        await using var cmd = new NpgsqlCommand("SELECT datname, pg_database_size(oid) FROM pg_database WHERE datname LIKE 'up\\_%'", conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var sizes = new Dictionary<string, long>();
+        while (await reader.ReadAsync(ct))
+            if (Pattern().IsMatch(reader.GetString(0))) sizes[reader.GetString(0)] = reader.GetInt64(1);
+        return new SizeScan(sizes, 1);
+    }, ct);
+
+    /// <summary>The NOLOGIN role that owns a tenant's objects while it is over quota.</summary>
+    internal static string HolderRole(string user) => user + "_q";
+
+    public Task<TenantObjects> ListTenantObjectsAsync(CancellationToken ct) => RunAsync(async conn =>
+    {
+        var databases = await ListAsync(conn, "SELECT datname FROM pg_database", ct);
+        var users = await ListAsync(conn, "SELECT rolname FROM pg_roles", ct);
+        return new TenantObjects(databases.Where(n => Pattern().IsMatch(n)).ToList(), users.Where(n => Pattern().IsMatch(n)).ToList());
+    }, ct);
+
+    public async Task<string?> ScalarAsTenantAsync(string dbName, string user, string password, string sql, CancellationToken ct)
+    {
+        var cs = new NpgsqlConnectionStringBuilder(AdminConnectionString(dbName)) { Username = user, Password = password, Pooling = false };
+        await using var conn = new NpgsqlConnection(cs.ConnectionString);
+        await conn.OpenAsync(ct);
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        return (await cmd.ExecuteScalarAsync(ct))?.ToString();
+    }
+
+    public string ConnectionString(string dbName, string user, string password) =>
+        $"postgresql://{user}:{password}@{Server.EffectivePublicHost}:{Server.EffectivePublicPort}/{dbName}"
+        + (string.IsNullOrEmpty(Server.ConnectionStringParameters) ? "" : "?" + Server.ConnectionStringParameters);
+
+    /// <summary>Opens an admin connection to <paramref name="database"/> (for work inside a tenant database).</summary>
+    internal async Task<NpgsqlConnection> OpenAdminAsync(string database, CancellationToken ct)
+    {
+        var conn = new NpgsqlConnection(AdminConnectionString(database));
+        try
+        {
+            await conn.OpenAsync(ct);
+            return conn;
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            await conn.DisposeAsync();
+            throw new EngineUnavailableException(Kind, e.Message, e);
+        }
+    }
+
+    internal static async Task TerminateSessionsAsync(NpgsqlConnection conn, string user, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", conn);
+        cmd.Parameters.AddWithValue(user);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>PUBLIC may connect to <c>postgres</c> and <c>template1</c> by default; tenants must not. Done once per server.</summary>
+    private async Task HardenServerAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        if (_hardened) return;
+        await _hardenOnce.WaitAsync(ct);
+        try
+        {
+            if (_hardened) return;
+            await ExecAsync(conn, "REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC", ct);
+            await ExecAsync(conn, "REVOKE CONNECT, TEMPORARY ON DATABASE template1 FROM PUBLIC", ct);
+            _hardened = true;
+        }
+        finally
+        {
+            _hardenOnce.Release();
+        }
+    }
+
+    private string AdminConnectionString(string database) => new NpgsqlConnectionStringBuilder
+    {
+        Host = Server.Host,
+        Port = Server.Port,
+        Username = Server.AdminUser ?? "postgres",
+        Password = Server.AdminPassword,
+        Database = database,
+        Timeout = (int)Math.Max(1, Math.Ceiling(Server.ConnectTimeout.TotalSeconds)),
+        CommandTimeout = 60,
+        ApplicationName = "hepdb",
+    }.ConnectionString;
+
+    private async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
+    {
+        try
+        {
+            return await _admin.OpenConnectionAsync(ct);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            throw new EngineUnavailableException(Kind, e.Message, e, beforeAnyChange: true);
+        }
+    }
+
+    private async Task RunAsync(Func<NpgsqlConnection, Task> work, CancellationToken ct) =>
+        await RunAsync<object?>(async c => { await work(c); return null; }, ct);
+
+    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken ct)
+    {
+        await using var conn = await OpenAsync(ct);
+        try
+        {
+            return await work(conn);
+        }
+        catch (PostgresException e)
+        {
+            throw new EngineCommandException(Kind, e.SqlState, e.MessageText, e);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            throw new EngineUnavailableException(Kind, e.Message, e);
+        }
+    }
+
+    private static bool IsUnreachable(Exception e) => e switch
+    {
+        PostgresException pe => pe.SqlState is "57P01" or "57P02" or "57P03" or "53300",
+        NpgsqlException { InnerException: SocketException or TimeoutException or IOException } => true,
+        NpgsqlException ne when ne.Message.Contains("Failed to connect", StringComparison.Ordinal) => true,
+        TimeoutException or SocketException => true,
+        _ => false,
+    };
+
+    private static async Task ExecAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<bool> ExistsAsync(NpgsqlConnection conn, string sql, string arg, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        cmd.Parameters.AddWithValue(arg);
+        return await cmd.ExecuteScalarAsync(ct) is not null;
+    }
+
+    private static async Task<List<string>> ListAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<string>();
+        while (await reader.ReadAsync(ct)) list.Add(reader.GetString(0));
+        return list;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _admin.DisposeAsync();
+        _hardenOnce.Dispose();
+    }
+}

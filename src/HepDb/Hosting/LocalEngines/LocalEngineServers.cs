@@ -1,0 +1,291 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using HepDb.Engines;
+using HepDb.Engines.MariaDb;
+using HepDb.Security;
+using Npgsql;
+
+namespace HepDb.Hosting.LocalEngines;
+
+/// <summary>
+/// Private MariaDB and PostgreSQL servers (and MongoDB when a <c>mongod</c> binary is on PATH) under
+/// <c>{DataDir}/engines/</c>: loopback only, data kept across restarts, admin passwords generated on first start and
+/// kept next to the data (mode 0600). Used by <c>run</c> and, with its own folder and ports, by the test suite.
+/// </summary>
+public sealed class LocalEngineServers(string dataDir, EnginesOptions engines, ILogger logger) : IAsyncDisposable
+{
+    private readonly List<SupervisedProcess> _running = [];
+
+    public string EnginesDir => Path.Combine(dataDir, "engines");
+
+    /// <summary>Whether MongoDB can run locally: only when a <c>mongod</c> binary is on PATH.</summary>
+    public static string? FindMongod() => FindOnPath("mongod");
+
+    /// <summary>Fills in admin credentials of local servers (generated once, then read from the data folder).</summary>
+    public static void ApplyLocalCredentials(EnginesOptions engines, string dataDir)
+    {
+        foreach (var (kind, server) in Servers(engines))
+            if (server.Local && string.IsNullOrEmpty(server.AdminPassword))
+                server.AdminPassword = ReadOrCreateSecret(Path.Combine(dataDir, "engines", kind.WireName(), "admin-password"));
+    }
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        ApplyLocalCredentials(engines, dataDir);
+        if (engines.MariaDb.Local) await StartMariaDbAsync(engines.MariaDb, ct);
+        if (engines.Postgres.Local) await StartPostgresAsync(engines.Postgres, ct);
+        if (engines.Mongo.Local && engines.Mongo.Enabled)
+        {
+            if (FindMongod() is { } mongod) await StartMongoAsync(mongod, engines.Mongo, ct);
+            else logger.LogInformation("MongoDB: no mongod on PATH, so no local MongoDB server; the engine is reported as not available.");
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        foreach (var p in Enumerable.Reverse(_running)) await p.StopAsync(TimeSpan.FromSeconds(30));
+        _running.Clear();
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    private async Task StartMariaDbAsync(EngineServerOptions o, CancellationToken ct)
+    {
+        var dir = Path.Combine(EnginesDir, "mariadb");
+        var data = Path.Combine(dir, "data");
+        var run = Path.Combine(dir, "run");
+        Directory.CreateDirectory(run);
+        var socket = Path.Combine(run, "mysqld.sock");
+        await WaitForPreviousInstanceAsync(Path.Combine(run, "mysqld.pid"), "MariaDB", ct);
+        var fresh = !Directory.Exists(Path.Combine(data, "mysql"));
+        if (fresh)
+        {
+            var sw = Stopwatch.StartNew();
+            if (Directory.Exists(data)) Directory.Delete(data, recursive: true); // a half-finished install
+            await RunToEndAsync("mariadb-install-db", ["--no-defaults", $"--datadir={data}", "--user=root",
+                "--auth-root-authentication-method=normal", "--skip-test-db"], Path.Combine(dir, "install.log"), ct);
+            logger.LogInformation("MariaDB: initialised {Dir} in {Ms} ms", data, sw.ElapsedMilliseconds);
+        }
+        string[] args =
+        [
+            "mariadbd", "--no-defaults", $"--datadir={data}", $"--socket={socket}", $"--port={o.Port}",
+            "--bind-address=127.0.0.1", "--user=root", $"--pid-file={Path.Combine(run, "mysqld.pid")}",
+            $"--log-error={Path.Combine(dir, "error.log")}", "--skip-log-bin", "--innodb-buffer-pool-size=64M",
+            "--innodb-log-file-size=8M", "--max-connections=1000", "--innodb-stats-on-metadata=OFF",
+            "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+            .. engines.LocalDurable ? Array.Empty<string>() : ["--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", "--sync-frm=0"],
+        ];
+        _running.Add(SupervisedProcess.Start("mariadbd", "TERM", Path.Combine(dir, "server.log"), args));
+        await WaitUntilAsync("MariaDB", () => TryMariaDbSocket(socket), ct);
+        SecureMariaDbRoot(socket, o);
+        logger.LogInformation("MariaDB: listening on 127.0.0.1:{Port}", o.Port);
+    }
+
+    /// <summary>A fresh MariaDB has <c>root@localhost</c> with an empty password. Give it the generated one and remove
+    /// the remaining default accounts, so nothing on this machine can log in without a password. Idempotent.</summary>
+    private static void SecureMariaDbRoot(string socket, EngineServerOptions o)
+    {
+        MariaDbSession s;
+        try
+        {
+            s = MariaDbSession.Open("localhost", 0, "root", o.AdminPassword, null, TimeSpan.FromSeconds(5), socket);
+        }
+        catch (MariaDbException e) when (e.Number == 1045)
+        {
+            s = MariaDbSession.Open("localhost", 0, "root", "", null, TimeSpan.FromSeconds(5), socket);
+            s.Execute($"ALTER USER 'root'@'localhost' IDENTIFIED BY PASSWORD {TenantNames.Literal(MariaDbAdapter.NativePasswordHash(o.AdminPassword!))}");
+        }
+        using (s)
+        {
+            foreach (var row in s.Query("SELECT User, Host FROM mysql.user WHERE NOT (User = 'root' AND Host = 'localhost') AND User NOT LIKE 'du%' AND User <> 'mariadb.sys'"))
+                s.Execute($"DROP USER IF EXISTS '{row[0]!.Replace("'", "''", StringComparison.Ordinal)}'@'{row[1]!.Replace("'", "''", StringComparison.Ordinal)}'");
+        }
+    }
+
+    private static bool TryMariaDbSocket(string socket)
+    {
+        try
+        {
+            using var s = MariaDbSession.Open("localhost", 0, "root", "x-probe", null, TimeSpan.FromSeconds(1), socket);
+            return true;
+        }
+        catch (MariaDbException e)
+        {
+            return !e.IsUnreachable; // an access-denied answer means the server is up
+        }
+    }
+
+    private async Task StartPostgresAsync(EngineServerOptions o, CancellationToken ct)
+    {
+        var bin = FindPostgresBin();
+        var dir = Path.Combine(EnginesDir, "postgres");
+        var data = Path.Combine(dir, "data");
+        var run = Path.Combine(dir, "run");
+        Directory.CreateDirectory(run);
+        await WaitForPreviousInstanceAsync(Path.Combine(data, "postmaster.pid"), "PostgreSQL", ct);
+        // PostgreSQL refuses to run as root: its folders belong to the postgres user and it runs as that user.
+        await RunToEndAsync("chown", ["postgres:postgres", dir, run], null, ct);
+        if (!File.Exists(Path.Combine(data, "PG_VERSION")))
+        {
+            var sw = Stopwatch.StartNew();
+            if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
+            var pwfile = Path.Combine(dir, "initdb-pw");
+            await File.WriteAllTextAsync(pwfile, o.AdminPassword + "\n", ct);
+            await RunToEndAsync("chown", ["postgres:postgres", pwfile], null, ct);
+            File.SetUnixFileMode(pwfile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            try
+            {
+                await RunToEndAsync("setpriv", [.. AsPostgres, Path.Combine(bin, "initdb"), "-D", data, "-U", o.AdminUser ?? "postgres",
+                    $"--pwfile={pwfile}", "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8",
+                    "--locale=C.UTF-8", "--no-sync"], Path.Combine(dir, "initdb.log"), ct);
+            }
+            finally
+            {
+                File.Delete(pwfile);
+            }
+            logger.LogInformation("PostgreSQL: initialised {Dir} in {Ms} ms", data, sw.ElapsedMilliseconds);
+        }
+        string[] args =
+        [
+            "setpriv", .. AsPostgres, Path.Combine(bin, "postgres"), "-D", data, "-p", o.Port.ToString(), "-k", run,
+            "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=500", "-c", "password_encryption=scram-sha-256",
+            .. engines.LocalDurable ? Array.Empty<string>() : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+        ];
+        // SIGINT is PostgreSQL's "fast" shutdown: it ends sessions instead of waiting for clients to leave.
+        _running.Add(SupervisedProcess.Start("postgres", "INT", Path.Combine(dir, "server.log"), args));
+        await WaitUntilAsync("PostgreSQL", () => TryPostgres(o), ct);
+        logger.LogInformation("PostgreSQL: listening on 127.0.0.1:{Port}", o.Port);
+    }
+
+    private static bool TryPostgres(EngineServerOptions o)
+    {
+        try
+        {
+            using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
+            {
+                Host = "127.0.0.1", Port = o.Port, Username = o.AdminUser ?? "postgres", Password = o.AdminPassword,
+                Database = "postgres", Pooling = false, Timeout = 2,
+            }.ConnectionString);
+            conn.Open();
+            return true;
+        }
+        catch (PostgresException e) when (e.SqlState == "57P03") // the database system is starting up
+        {
+            return false;
+        }
+        catch (NpgsqlException)
+        {
+            return false;
+        }
+    }
+
+    private async Task StartMongoAsync(string mongod, EngineServerOptions o, CancellationToken ct)
+    {
+        var dir = Path.Combine(EnginesDir, "mongo");
+        var data = Path.Combine(dir, "data");
+        Directory.CreateDirectory(data);
+        _running.Add(SupervisedProcess.Start("mongod", "TERM", Path.Combine(dir, "server.log"),
+            [mongod, "--auth", "--bind_ip", "127.0.0.1", "--port", o.Port.ToString(), "--dbpath", data]));
+        await WaitUntilAsync("MongoDB", () => TryTcp(o.Port), ct);
+        logger.LogInformation("MongoDB: listening on 127.0.0.1:{Port}", o.Port);
+    }
+
+    private static string[] AsPostgres => ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"];
+
+    private static string FindPostgresBin()
+    {
+        var root = "/usr/lib/postgresql";
+        var versions = Directory.Exists(root)
+            ? Directory.GetDirectories(root).Where(d => File.Exists(Path.Combine(d, "bin", "postgres"))).OrderByDescending(d => int.TryParse(Path.GetFileName(d), out var v) ? v : 0).ToList()
+            : [];
+        if (versions.Count > 0) return Path.Combine(versions[0], "bin");
+        return Path.GetDirectoryName(FindOnPath("postgres") ?? throw new InvalidOperationException(
+            "PostgreSQL server binaries not found (install the 'postgresql' package).")) !;
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+    private static bool TryTcp(int port)
+    {
+        try
+        {
+            using var c = new TcpClient();
+            c.Connect("127.0.0.1", port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>If a previous HepDb was killed, its watchdog is still shutting the engine down; wait for that rather than
+    /// start a second server on the same data.</summary>
+    private static async Task WaitForPreviousInstanceAsync(string pidFile, string engine, CancellationToken ct)
+    {
+        for (var i = 0; i < 600 && File.Exists(pidFile); i++)
+        {
+            var text = (await File.ReadAllTextAsync(pidFile, ct)).Split('\n')[0].Trim();
+            if (!int.TryParse(text, out var pid) || !Directory.Exists($"/proc/{pid}")) return;
+            if (i == 0 && !IsEngineProcess(pid)) return;
+            await Task.Delay(100, ct);
+        }
+        if (File.Exists(pidFile) && int.TryParse((await File.ReadAllTextAsync(pidFile, ct)).Split('\n')[0].Trim(), out var still) && Directory.Exists($"/proc/{still}"))
+            throw new InvalidOperationException($"{engine} is already running on this data folder (pid {still}). Is another HepDb using it?");
+    }
+
+    private static bool IsEngineProcess(int pid)
+    {
+        try
+        {
+            var comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+            return comm is "mariadbd" or "mysqld" or "postgres" or "mongod";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private async Task WaitUntilAsync(string engine, Func<bool> ready, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!ready())
+        {
+            if (_running.Count > 0 && _running[^1].HasExited)
+                throw new InvalidOperationException($"{engine} exited during start; see its log under {EnginesDir}.");
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"{engine} did not answer within 60 s; see its log under {EnginesDir}.");
+            await Task.Delay(50, ct);
+        }
+    }
+
+    private static async Task RunToEndAsync(string file, IEnumerable<string> args, string? logFile, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {file}.");
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        var output = await stdout + await stderr;
+        if (logFile is not null) await File.WriteAllTextAsync(logFile, output, ct);
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{file} failed with exit code {p.ExitCode}" + (logFile is null ? $": {output}" : $"; see {logFile}."));
+    }
+
+    private static string ReadOrCreateSecret(string path)
+    {
+        if (File.Exists(path)) return File.ReadAllText(path).Trim();
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var secret = Secrets.Generate(32);
+        File.WriteAllText(path, secret);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return secret;
+    }
+
+    private static IEnumerable<(EngineKind, EngineServerOptions)> Servers(EnginesOptions e) =>
+        [(EngineKind.MariaDb, e.MariaDb), (EngineKind.Postgres, e.Postgres), (EngineKind.Mongo, e.Mongo)];
+}

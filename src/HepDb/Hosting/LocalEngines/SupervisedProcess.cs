@@ -1,0 +1,87 @@
+using System.Diagnostics;
+
+namespace HepDb.Hosting.LocalEngines;
+
+/// <summary>
+/// Runs an engine server so that it can never outlive HepDb. The engine is started by a small bash watchdog whose
+/// stdin is a pipe from HepDb. When HepDb closes the pipe (clean stop) or dies in any way, even SIGKILL, the kernel
+/// closes it, the watchdog reads EOF and sends the engine its clean-shutdown signal, then waits for it to exit.
+/// </summary>
+public sealed class SupervisedProcess : IAsyncDisposable
+{
+    // $1 = signal for a clean shutdown, the rest = the command. fd 3 keeps the pipe from HepDb for the watcher.
+    private const string Watchdog = """
+        sig=$1; shift
+        exec 3<&0
+        "$@" </dev/null 3<&- &
+        child=$!
+        ( while IFS= read -r -u 3 _; do :; done; kill -s "$sig" "$child" 2>/dev/null ) &
+        watcher=$!
+        exec 3<&-
+        wait "$child"; rc=$?
+        kill "$watcher" 2>/dev/null
+        exit $rc
+        """;
+
+    private readonly Process _process;
+    private readonly string _name;
+
+    private SupervisedProcess(Process process, string name)
+    {
+        _process = process;
+        _name = name;
+    }
+
+    public bool HasExited => _process.HasExited;
+    public int Id => _process.Id;
+
+    public static SupervisedProcess Start(string name, string shutdownSignal, string logFile, IEnumerable<string> command)
+    {
+        var psi = new ProcessStartInfo("/bin/bash")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(Watchdog);
+        psi.ArgumentList.Add(name);
+        psi.ArgumentList.Add(shutdownSignal);
+        foreach (var arg in command) psi.ArgumentList.Add(arg);
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {name}.");
+        var log = new StreamWriter(logFile, append: true) { AutoFlush = true };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.Exited += (_, _) => { lock (log) log.Dispose(); };
+        process.EnableRaisingEvents = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new SupervisedProcess(process, name);
+    }
+
+    /// <summary>Asks the engine to shut down cleanly and waits; kills the whole tree if it does not stop in time.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited) return;
+        _process.StandardInput.Close();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(30));
+        _process.Dispose();
+    }
+
+    public override string ToString() => $"{_name} (watchdog pid {_process.Id})";
+}
