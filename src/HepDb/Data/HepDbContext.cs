@@ -16,6 +16,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<TenantDatabase> Databases => Set<TenantDatabase>();
     public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+    public DbSet<Lease> Leases => Set<Lease>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -63,6 +64,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
             e.Property(x => x.DbName).HasMaxLength(64);
             e.Property(x => x.DbUser).HasMaxLength(64);
             e.Property(x => x.PasswordSealed).HasMaxLength(200);
+            e.Property(x => x.PendingPasswordSealed).HasMaxLength(200);
             e.Property(x => x.Status).HasMaxLength(16);
             e.Property(x => x.Phase).HasMaxLength(16);
             e.HasIndex(x => new { x.AccountId, x.Engine, x.Slot }).IsUnique();
@@ -91,6 +93,13 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
             e.Property(x => x.RequestHash).HasMaxLength(64);
             e.Property(x => x.DatabaseId).HasMaxLength(26);
             e.HasIndex(x => x.CreatedAt);
+        });
+        b.Entity<Lease>(e =>
+        {
+            e.ToTable("leases");
+            e.HasKey(x => x.Name);
+            e.Property(x => x.Name).HasMaxLength(64);
+            e.Property(x => x.Holder).HasMaxLength(64);
         });
     }
 

@@ -14,6 +14,12 @@ public sealed class TenantDatabase
     /// <summary>The password, sealed by <see cref="Security.SecretBox"/> with this record's id as associated data.</summary>
     public required string PasswordSealed { get; set; }
 
+    /// <summary>A rotation in flight: the new password is sealed here before it is set on the engine and promoted to
+    /// <see cref="PasswordSealed"/> after, so a crash in between is finished by the reconciler instead of leaving a
+    /// stored password that no longer works.</summary>
+    public string? PendingPasswordSealed { get; set; }
+    public DateTime? PendingSince { get; set; }
+
     /// <summary><c>active</c> | <c>over_quota</c> | <c>disabled</c> (SPEC §2).</summary>
     public string Status { get; set; } = DatabaseStatus.Active;
 

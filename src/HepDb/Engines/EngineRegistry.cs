@@ -29,11 +29,12 @@ public sealed class EngineRegistry : IAsyncDisposable
         var byKind = factories.ToDictionary(f => f.Kind);
         foreach (var (kind, server) in new[] { (EngineKind.MariaDb, o.MariaDb), (EngineKind.Postgres, o.Postgres), (EngineKind.Mongo, o.Mongo) })
         {
-            var hasServer = !server.Local || kind != EngineKind.Mongo || LocalEngineServers.FindMongod() is not null;
-            if (byKind.TryGetValue(kind, out var factory) && hasServer) _adapters[kind] = factory.Create(server);
-            _availability[kind] = kind == EngineKind.MariaDb || server.Enabled
-                ? (_adapters.ContainsKey(kind) ? EngineAvailability.Enabled : EngineAvailability.NotAvailable)
-                : EngineAvailability.Disabled;
+            // MariaDB and PostgreSQL always have a server (local or configured); Enabled only governs new databases,
+            // existing ones keep working. MongoDB has a server only when enabled and either configured or runnable here.
+            var hasServer = kind != EngineKind.Mongo || (server.Enabled && (!server.Local || LocalEngineServers.FindMongod() is not null));
+            if (hasServer && byKind.TryGetValue(kind, out var factory)) _adapters[kind] = factory.Create(server);
+            _availability[kind] = !_adapters.ContainsKey(kind) ? (server.Enabled ? EngineAvailability.NotAvailable : EngineAvailability.Disabled)
+                : kind == EngineKind.MariaDb || server.Enabled ? EngineAvailability.Enabled : EngineAvailability.Disabled;
         }
     }
 

@@ -25,7 +25,7 @@ public static partial class TenantNames
 
     /// <summary>A password as a SQL string literal. Passwords are generated from [A-Za-z0-9] and hashes are hex/base64,
     /// so quotes and backslashes cannot occur; anything else is refused rather than escaped.</summary>
-    [GeneratedRegex("^[A-Za-z0-9+/=$:*]{1,200}$")]
+    [GeneratedRegex("^[A-Za-z0-9+/=$:*-]{1,200}$")]
     private static partial Regex SafeLiteral();
 
     public static string Literal(string value) =>

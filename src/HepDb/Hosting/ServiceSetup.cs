@@ -1,4 +1,9 @@
+using HepDb.Accounts;
+using HepDb.Api;
+using HepDb.ApiKeys;
 using HepDb.Data;
+using HepDb.Databases;
+using HepDb.Quotas;
 using HepDb.Engines;
 using HepDb.Health;
 using HepDb.Hosting.LocalEngines;
@@ -12,7 +17,18 @@ public static class ServiceSetup
 {
     public static WebApplicationBuilder AddHepDb(this WebApplicationBuilder builder)
     {
-        var s = builder.Services;
+        builder.Services.AddHepDbServices();
+        builder.Services.AddHostedService<StartupWork>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyUsageRecorder>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        builder.Services.AddOpenApi();
+        builder.Services.AddProblemDetails();
+        return builder;
+    }
+
+    /// <summary>Options and services shared by the server and the operator tool.</summary>
+    public static IServiceCollection AddHepDbServices(this IServiceCollection s)
+    {
         s.AddOptions<HepDbOptions>().BindConfiguration(HepDbOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         s.AddOptions<MetadataOptions>().BindConfiguration(MetadataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         s.AddOptions<SecretsOptions>().BindConfiguration(SecretsOptions.Section);
@@ -22,20 +38,36 @@ public static class ServiceSetup
             .Validate(e => new[] { e.MariaDb, e.Postgres, e.Mongo }.All(x => x.Port is > 0 and <= 65535), "Engines:*:Port must be 1-65535.")
             .ValidateOnStart();
 
+        s.AddOptions<TiersOptions>().BindConfiguration(TiersOptions.Section)
+            .Validate(t => new[] { t.Free, t.Premium, t.Admin }.All(x => x.Databases >= 0 && x.StorageMb >= 0 && x.ConnectionsPerUser > 0 && x.ActiveKeys >= 0),
+                "Tiers: limits must not be negative, and every tier needs at least one connection per user.")
+            .ValidateOnStart();
+        s.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
+        s.AddOptions<ReconcilerOptions>().BindConfiguration(ReconcilerOptions.Section)
+            .Validate(r => r.Interval > TimeSpan.Zero && r.StaleAfter > TimeSpan.Zero, "Reconciler: Interval and StaleAfter must be positive.")
+            .ValidateOnStart();
+
         s.AddSingleton(TimeProvider.System);
         s.AddMetadataStore();
         s.AddSingleton(sp => SecretBox.Create(sp.GetRequiredService<IOptions<SecretsOptions>>(), sp.GetRequiredService<IOptions<HepDbOptions>>()));
         s.AddSingleton<IEngineAdapterFactory, MariaDbAdapterFactory>();
         s.AddSingleton<IEngineAdapterFactory, PostgresAdapterFactory>();
         s.AddSingleton<EngineRegistry>();
-        s.AddHostedService<StartupWork>();
-        s.AddOpenApi();
-        return builder;
+        s.AddScoped<AccountService>();
+        s.AddScoped<ApiKeyService>();
+        s.AddScoped<DatabaseService>();
+        s.AddSingleton<ApiGate>();
+        s.AddSingleton<KeyUsageRecorder>();
+        s.AddSingleton<Reconciler>();
+        return s;
     }
 
     public static WebApplication MapHepDb(this WebApplication app)
     {
+        app.UseExceptionHandler(errors => errors.Run(http =>
+            ApiEnvelope.IsApiPath(http.Request.Path) ? ApiEnvelope.WriteAsync(http, ApiErrors.Internal) : Results.Problem().ExecuteAsync(http)));
         app.MapHealth();
+        app.MapDatabaseApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }

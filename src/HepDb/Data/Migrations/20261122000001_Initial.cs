@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 namespace HepDb.Data.Migrations;
 
-/// <summary>Accounts, API keys, databases, the audit log and idempotency keys. Written by hand (no EF design
+/// <summary>Accounts, API keys, databases, the audit log and idempotency keys and background-work leases. Written by hand (no EF design
 /// package on our mirror) and provider-neutral: column types come from each provider's mapping of the CLR type.</summary>
 [DbContext(typeof(HepDbContext))]
 [Migration("20261122000001_Initial")]
@@ -53,6 +53,8 @@ public sealed class Initial : Migration
             DbName = t.Column<string>(maxLength: 64),
             DbUser = t.Column<string>(maxLength: 64),
             PasswordSealed = t.Column<string>(maxLength: 200),
+            PendingPasswordSealed = t.Column<string>(maxLength: 200, nullable: true),
+            PendingSince = t.Column<DateTime>(nullable: true),
             Status = t.Column<string>(maxLength: 16),
             Phase = t.Column<string>(maxLength: 16),
             PhaseChangedAt = t.Column<DateTime>(),
@@ -90,10 +92,18 @@ public sealed class Initial : Migration
             CreatedAt = t.Column<DateTime>(),
         }, constraints: t => t.PrimaryKey("PK_idempotency_keys", x => new { x.AccountId, x.Key }));
         m.CreateIndex("IX_idempotency_keys_CreatedAt", "idempotency_keys", "CreatedAt");
+
+        m.CreateTable("leases", t => new
+        {
+            Name = t.Column<string>(maxLength: 64),
+            Holder = t.Column<string>(maxLength: 64),
+            ExpiresAt = t.Column<DateTime>(),
+        }, constraints: t => t.PrimaryKey("PK_leases", x => x.Name));
     }
 
     protected override void Down(MigrationBuilder m)
     {
+        m.DropTable("leases");
         m.DropTable("idempotency_keys");
         m.DropTable("audit_log");
         m.DropTable("databases");

@@ -50,8 +50,10 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         if (await ExistsAsync(conn, "SELECT 1 FROM pg_roles WHERE rolname = $1", spec.User, ct))
             await ExecAsync(conn, $"ALTER ROLE {role} LOGIN PASSWORD {verifier} CONNECTION LIMIT {spec.ConnectionLimit}", ct);
         else
+            // INHERIT (the default) is needed: in PostgreSQL 15 the owner reaches CREATE on schema public through its
+            // implicit membership in pg_database_owner. The role is a member of nothing else.
             await ExecAsync(conn, $"CREATE ROLE {role} LOGIN PASSWORD {verifier} CONNECTION LIMIT {spec.ConnectionLimit} " +
-                                  "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT", ct);
+                                  "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS", ct);
         if (!await ExistsAsync(conn, "SELECT 1 FROM pg_database WHERE datname = $1", spec.DbName, ct))
             await ExecAsync(conn, $"CREATE DATABASE {db} OWNER {role} TEMPLATE template0 ENCODING 'UTF8'", ct);
         await ExecAsync(conn, $"REVOKE ALL ON DATABASE {db} FROM PUBLIC", ct);

@@ -1,0 +1,38 @@
+using HepDb.Audit;
+using HepDb.Data;
+using HepDb.Hosting;
+using HepDb.Quotas;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace HepDb.Accounts;
+
+public sealed class AccountService(HepDbContext db, TimeProvider time, IOptions<TiersOptions> tiers)
+{
+    public async Task<Account> CreateAsync(string email, string tier, Actor actor, CancellationToken ct)
+    {
+        email = email.Trim();
+        if (email.Length is 0 or > 254 || !email.Contains('@', StringComparison.Ordinal))
+            throw new ArgumentException("An account needs an email address.", nameof(email));
+        if (!Tiers.All.Contains(tier)) throw new ArgumentException($"Unknown tier '{tier}' (free, premium, admin).", nameof(tier));
+        var normalized = email.ToLowerInvariant();
+        if (await db.Accounts.AnyAsync(a => a.Email == normalized, ct))
+            throw new InvalidOperationException($"An account with email {normalized} already exists.");
+        var account = new Account { Id = Ulid.New(time), Email = normalized, Tier = tier, CreatedAt = time.GetUtcNow().UtcDateTime };
+        db.Accounts.Add(account);
+        db.Record(time, actor, account.Id, "account.created", account.Id, $"tier={tier}");
+        await db.SaveChangesAsync(ct);
+        return account;
+    }
+
+    /// <summary>Finds an account by id or email (for operator commands).</summary>
+    public Task<Account?> FindAsync(string idOrEmail, CancellationToken ct)
+    {
+        var lower = idOrEmail.Trim().ToLowerInvariant();
+        return db.Accounts.FirstOrDefaultAsync(a => a.Id == idOrEmail.Trim() || a.Email == lower, ct);
+    }
+
+    /// <summary>Effective limits: tier base plus unexpired packs.</summary>
+    public Task<EffectiveLimits> LimitsAsync(Account account, CancellationToken ct) =>
+        Task.FromResult(EffectiveLimits.Compute(tiers.Value.For(account.Tier), [], time.GetUtcNow().UtcDateTime));
+}

@@ -1,0 +1,26 @@
+using System.Text.Json;
+
+namespace HepDb.Api;
+
+/// <summary>The API envelope of SPEC §3: <c>{"ok":true,"data":…}</c> or <c>{"ok":false,"error":…,"code":…}</c>.</summary>
+public static class ApiEnvelope
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public sealed record Success<T>(bool Ok, T Data);
+    public sealed record Failure(bool Ok, string Error, string Code);
+
+    public static IResult Ok<T>(T data, int status = StatusCodes.Status200OK) =>
+        Results.Json(new Success<T>(true, data), Json, statusCode: status);
+
+    public static IResult Fail(Problem problem) =>
+        Results.Json(new Failure(false, problem.Message, problem.Code), Json, statusCode: problem.Status);
+
+    public static Task WriteAsync(HttpContext http, Problem problem)
+    {
+        http.Response.StatusCode = problem.Status;
+        return http.Response.WriteAsJsonAsync(new Failure(false, problem.Message, problem.Code), Json);
+    }
+
+    public static bool IsApiPath(PathString path) => path.StartsWithSegments("/api");
+}

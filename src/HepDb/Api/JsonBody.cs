@@ -1,0 +1,67 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Net.Http.Headers;
+
+namespace HepDb.Api;
+
+/// <summary>Reads a small JSON-object body the way curl users expect, refusing everything else with the SPEC code.</summary>
+public static class JsonBody
+{
+    public const int MaxBytes = 16 * 1024;
+
+    /// <summary>
+    /// Accepts <c>application/json</c> (any charset), no Content-Type, and <c>application/x-www-form-urlencoded</c>
+    /// (what <c>curl -d</c> sends without <c>-H</c>) when the body parses as a JSON object. Returns the top-level
+    /// properties; duplicate properties are refused, since which one wins is ambiguous.
+    /// </summary>
+    public static async Task<Outcome<Dictionary<string, JsonElement>>> ReadObjectAsync(HttpRequest request, CancellationToken ct)
+    {
+        if (request.ContentLength > MaxBytes) return ApiErrors.BodyTooLarge;
+        if (!string.IsNullOrEmpty(request.ContentType))
+        {
+            if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)) return ApiErrors.UnsupportedMediaType;
+            var type = media.MediaType.Value?.ToLowerInvariant();
+            var json = type is "application/json" || (type?.StartsWith("application/", StringComparison.Ordinal) == true && type.EndsWith("+json", StringComparison.Ordinal));
+            if (!json && type != "application/x-www-form-urlencoded") return ApiErrors.UnsupportedMediaType;
+        }
+
+        var buffer = new byte[MaxBytes + 1];
+        var length = 0;
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer.AsMemory(length), ct)) > 0)
+        {
+            length += read;
+            if (length > MaxBytes) return ApiErrors.BodyTooLarge;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(buffer.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 16 });
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return ApiErrors.InvalidBody("The body must be a JSON object.");
+            var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            foreach (var p in doc.RootElement.EnumerateObject())
+                if (!fields.TryAdd(p.Name, p.Value.Clone())) return ApiErrors.InvalidBody($"The field \"{Printable(p.Name)}\" appears more than once.");
+            return fields;
+        }
+        catch (JsonException)
+        {
+            return ApiErrors.InvalidBody(length == 0 ? "The body must be a JSON object." : "The body is not valid JSON.");
+        }
+    }
+
+    /// <summary>Reads an optional string field: absent or null gives null; any other non-string is INVALID_BODY.</summary>
+    public static Outcome<string?> OptionalString(Dictionary<string, JsonElement> fields, string name)
+    {
+        if (!fields.TryGetValue(name, out var value) || value.ValueKind == JsonValueKind.Null) return new Outcome<string?>(null, null);
+        return value.ValueKind == JsonValueKind.String
+            ? new Outcome<string?>(value.GetString(), null)
+            : ApiErrors.InvalidBody($"The field \"{name}\" must be a string.");
+    }
+
+    private static string Printable(string s)
+    {
+        var sb = new StringBuilder();
+        foreach (var c in s.Take(40)) sb.Append(char.IsControl(c) ? '?' : c);
+        return sb.ToString();
+    }
+}

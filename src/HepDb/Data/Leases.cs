@@ -1,0 +1,43 @@
+using HepDb.Hosting;
+using Microsoft.EntityFrameworkCore;
+
+namespace HepDb.Data;
+
+/// <summary>A named lease in the metadata store. Replicas sharing one store take the lease before background work,
+/// so the work is done by one replica at a time; a crashed holder's lease simply expires.</summary>
+public sealed class Lease
+{
+    public required string Name { get; init; }
+    public required string Holder { get; set; }
+    public DateTime ExpiresAt { get; set; }
+}
+
+public static class Leases
+{
+    /// <summary>This process's identity as a lease holder.</summary>
+    public static readonly string ProcessHolder = $"{Environment.MachineName}/{Environment.ProcessId}/{Ulid.New()[^6..]}";
+
+    /// <summary>Takes or renews the lease when it is free, expired or already ours. One conditional UPDATE (or the first
+    /// INSERT) decides, so two replicas can never both succeed.</summary>
+    public static async Task<bool> TryAcquireAsync(HepDbContext db, string name, TimeSpan ttl, TimeProvider time, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var until = now + ttl;
+        var holder = ProcessHolder;
+        var updated = await db.Leases.Where(l => l.Name == name && (l.ExpiresAt < now || l.Holder == holder))
+            .ExecuteUpdateAsync(s => s.SetProperty(l => l.Holder, holder).SetProperty(l => l.ExpiresAt, until), ct);
+        if (updated == 1) return true;
+        if (await db.Leases.AnyAsync(l => l.Name == name, ct)) return false;
+        try
+        {
+            db.Leases.Add(new Lease { Name = name, Holder = holder, ExpiresAt = until });
+            await db.SaveChangesAsync(ct);
+            return true;
+        }
+        catch (DbUpdateException)
+        {
+            db.ChangeTracker.Clear();
+            return false;
+        }
+    }
+}

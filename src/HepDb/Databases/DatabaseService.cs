@@ -1,0 +1,293 @@
+using HepDb.Accounts;
+using HepDb.Api;
+using HepDb.Audit;
+using HepDb.Data;
+using HepDb.Engines;
+using HepDb.Hosting;
+using HepDb.Quotas;
+using HepDb.Security;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace HepDb.Databases;
+
+/// <summary>
+/// The one path for every database action, shared by the management API and the dashboard, so limits, quota checks
+/// and audit entries are identical on both.
+///
+/// Provisioning is crash-safe by ordering: (1) the slot is reserved by inserting a <c>provisioning</c> record in a
+/// transaction that first updates the account row, which serializes concurrent creates per account on both metadata
+/// providers; (2) the engine work runs, idempotently; (3) the record becomes <c>ready</c>. A failure in (2) undoes the
+/// engine work and deletes the record; a crash anywhere leaves a record the <see cref="Reconciler"/> finishes or rolls
+/// back. Engine objects therefore never exist without a record, which is what makes orphan detection safe.
+/// </summary>
+public sealed class DatabaseService(
+    HepDbContext db, EngineRegistry engines, SecretBox box, TimeProvider time, IOptions<TiersOptions> tiers,
+    ILogger<DatabaseService> logger)
+{
+    public const int MaxNameLength = 64;
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+
+    public Task<List<TenantDatabase>> ListAsync(string accountId, CancellationToken ct) =>
+        db.Databases.AsNoTracking()
+            .Where(d => d.AccountId == accountId && d.Phase == DatabasePhase.Ready)
+            .OrderBy(d => d.CreatedAt).ThenBy(d => d.Id)
+            .ToListAsync(ct);
+
+    public static Problem? ValidateName(string? name)
+    {
+        var trimmed = name?.Trim();
+        if (string.IsNullOrEmpty(trimmed)) return ApiErrors.InvalidName("name is required and cannot be blank.");
+        if (trimmed.Length > MaxNameLength) return ApiErrors.InvalidName($"name must be at most {MaxNameLength} characters.");
+        if (trimmed.Any(char.IsControl)) return ApiErrors.InvalidName("name cannot contain control characters.");
+        return null;
+    }
+
+    /// <summary>Checks the engine value: known (INVALID_ENGINE), enabled here (ENGINE_DISABLED).</summary>
+    public Outcome<EngineKind> ValidateEngine(string? engine)
+    {
+        if (!EngineKinds.TryParse(engine, out var kind)) return ApiErrors.InvalidEngine();
+        return engines.Availability(kind) switch
+        {
+            EngineAvailability.Enabled => kind,
+            EngineAvailability.Disabled => ApiErrors.EngineDisabled(kind.WireName(), ""),
+            _ => ApiErrors.EngineDisabled(kind.WireName(), ": no server is configured for it"),
+        };
+    }
+
+    public async Task<Outcome<DatabaseAccess>> CreateAsync(string accountId, string? name, string? engine, Actor actor,
+        string? idempotencyKey, CancellationToken ct)
+    {
+        if (ValidateName(name) is { } nameProblem) return nameProblem;
+        var kind = ValidateEngine(engine);
+        if (!kind.Ok) return kind.Problem!;
+        var requestHash = Secrets.Sha256Hex($"{engine}\n{name}");
+
+        if (idempotencyKey is not null && await ReplayAsync(accountId, idempotencyKey, requestHash, ct) is { } replay)
+            return replay;
+
+        var adapter = engines.Get(kind.Value);
+        var password = Secrets.NewDatabasePassword();
+        var reserved = await ReserveAsync(accountId, name!.Trim(), kind.Value, password, idempotencyKey, requestHash, ct);
+        if (reserved.Problem is { Code: "IDEMPOTENCY_RACE" })
+            return await ReplayAsync(accountId, idempotencyKey!, requestHash, ct) ?? ApiErrors.Internal;
+        if (!reserved.Ok) return reserved.Problem!;
+        var record = reserved.Value!;
+
+        // From here on the work is finished or undone even if the client goes away: a half-created database must not
+        // wait for the reconciler just because a request was cancelled.
+        try
+        {
+            await adapter.CreateTenantAsync(Spec(record, password), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Creating {DbName} on {Engine} failed ({Error}); undoing", record.DbName, adapter.Kind, e.GetType().Name);
+            await UndoReservationAsync(record, adapter, e is EngineUnavailableException { BeforeAnyChange: true });
+            if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName());
+            if (e is EngineCommandException) return ApiErrors.Internal;
+            throw;
+        }
+
+        record.Phase = DatabasePhase.Ready;
+        record.PhaseChangedAt = time.GetUtcNow().UtcDateTime;
+        db.Record(time, actor, accountId, "database.created", record.Id, $"{record.Engine} {record.DbName}");
+        await db.SaveChangesAsync(CancellationToken.None);
+        return DatabaseAccess.From(record, adapter, password);
+    }
+
+    public async Task<Outcome<DatabaseAccess>> RevealAsync(string accountId, string id, Actor actor, CancellationToken ct)
+    {
+        var record = await FindReadyAsync(accountId, id, ct);
+        if (record is null) return ApiErrors.DatabaseNotFound;
+        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine);
+        var password = box.Decrypt(record.PasswordSealed, record.Id);
+        db.Record(time, actor, accountId, "database.password_revealed", record.Id);
+        await db.SaveChangesAsync(ct);
+        return DatabaseAccess.From(record, adapter, password);
+    }
+
+    /// <summary>Rotation claims the record by writing the sealed new password as pending (only one rotation at a time
+    /// can), sets it on the engine, then promotes it. A crash between the steps is finished by the reconciler.</summary>
+    public async Task<Outcome<DatabaseAccess>> RotateAsync(string accountId, string id, Actor actor, CancellationToken ct)
+    {
+        var record = await FindReadyAsync(accountId, id, ct);
+        if (record is null) return ApiErrors.DatabaseNotFound;
+        if (await IsSuspendedAsync(accountId, ct)) return ApiErrors.AccountSuspended;
+        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine);
+
+        var password = Secrets.NewDatabasePassword();
+        var sealedPassword = box.Encrypt(password, record.Id);
+        if (!await ClaimRotationAsync(record.Id, sealedPassword, ct)) return ApiErrors.Internal;
+        try
+        {
+            await adapter.SetPasswordAsync(record.DbUser, password, ct);
+        }
+        catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
+        {
+            // If the server was never reached the old password is still valid: release the claim. Otherwise the new
+            // password may be set; leave it pending so the reconciler makes engine and record agree.
+            if (e is EngineUnavailableException { BeforeAnyChange: true })
+                await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == sealedPassword)
+                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
+            return e is EngineUnavailableException ? ApiErrors.EngineUnavailable(adapter.Kind.DisplayName()) : ApiErrors.Internal;
+        }
+        await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == sealedPassword)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.PasswordSealed, sealedPassword)
+                .SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
+        record.PasswordSealed = sealedPassword;
+        db.Record(time, actor, accountId, "database.password_rotated", record.Id);
+        await db.SaveChangesAsync(CancellationToken.None);
+        return DatabaseAccess.From(record, adapter, password);
+    }
+
+    /// <summary>Dashboard only. <paramref name="confirmation"/> must be the database's name, typed by the user.</summary>
+    public async Task<Outcome<TenantDatabase>> DeleteAsync(string accountId, string id, string? confirmation, Actor actor, CancellationToken ct)
+    {
+        var record = await db.Databases.FirstOrDefaultAsync(d => d.Id == id && d.AccountId == accountId && d.Phase != DatabasePhase.Provisioning, ct);
+        if (record is null) return ApiErrors.DatabaseNotFound;
+        if (await IsSuspendedAsync(accountId, ct)) return ApiErrors.AccountSuspended;
+        if (!string.Equals(confirmation?.Trim(), record.Name, StringComparison.Ordinal))
+            return new Problem("CONFIRMATION_MISMATCH", $"Type the database name \"{record.Name}\" to confirm.");
+        record.Phase = DatabasePhase.Deleting;
+        record.PhaseChangedAt = time.GetUtcNow().UtcDateTime;
+        db.Record(time, actor, accountId, "database.deleted", record.Id, $"{record.Engine} {record.DbName}");
+        await db.SaveChangesAsync(ct);
+        try
+        {
+            await FinishDeleteAsync(record, CancellationToken.None);
+        }
+        catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
+        {
+            logger.LogWarning("Dropping {DbName} failed ({Error}); the reconciler will finish it", record.DbName, e.GetType().Name);
+            return ApiErrors.EngineUnavailable(record.Engine);
+        }
+        return record;
+    }
+
+    /// <summary>Drops the engine objects, then the record (in that order, so engine objects never lack a record).</summary>
+    internal async Task FinishDeleteAsync(TenantDatabase record, CancellationToken ct)
+    {
+        await engines.Get(EngineKinds.Parse(record.Engine)).DropTenantAsync(record.DbName, record.DbUser, ct);
+        await db.IdempotencyRecords.Where(i => i.DatabaseId == record.Id).ExecuteDeleteAsync(ct);
+        await db.Databases.Where(d => d.Id == record.Id).ExecuteDeleteAsync(ct);
+    }
+
+    internal TenantSpec Spec(TenantDatabase record, string password) => new(record.DbName, record.DbUser, password, record.ConnectionLimit);
+
+    internal TenantSpec Spec(TenantDatabase record) => Spec(record, box.Decrypt(record.PasswordSealed, record.Id));
+
+    private async Task<Outcome<TenantDatabase>> ReserveAsync(string accountId, string name, EngineKind kind, string password,
+        string? idempotencyKey, string requestHash, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // Taking the account's write lock first makes the count-then-insert below atomic per account.
+        await db.Accounts.Where(a => a.Id == accountId).ExecuteUpdateAsync(s => s.SetProperty(a => a.Revision, a => a.Revision + 1), ct);
+        var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
+        if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
+        var limits = EffectiveLimits.Compute(tiers.Value.For(account.Tier), [], now);
+        var mine = await db.Databases.Where(d => d.AccountId == accountId).Select(d => new { d.Engine, d.Slot, d.SizeBytes }).ToListAsync(ct);
+        if (mine.Count >= limits.Databases) return ApiErrors.DatabaseLimit(limits.Databases);
+        var used = mine.Sum(d => d.SizeBytes);
+        if (used >= limits.StorageBytes) return ApiErrors.StorageQuota(used, limits.StorageBytes);
+
+        var taken = mine.Where(d => d.Engine == kind.WireName()).Select(d => d.Slot).ToHashSet();
+        var slot = Enumerable.Range(1, int.MaxValue - 1).First(n => !taken.Contains(n));
+        var id = Ulid.New(time);
+        var record = new TenantDatabase
+        {
+            Id = id,
+            AccountId = accountId,
+            Name = name,
+            Engine = kind.WireName(),
+            Slot = slot,
+            DbName = TenantNames.DatabaseName(kind, account.Slug, slot),
+            DbUser = TenantNames.UserName(kind, account.Slug, slot),
+            PasswordSealed = box.Encrypt(password, id),
+            Status = DatabaseStatus.Active,
+            Phase = DatabasePhase.Provisioning,
+            PhaseChangedAt = now,
+            ConnectionLimit = limits.ConnectionsPerUser,
+            CreatedAt = now,
+        };
+        db.Databases.Add(record);
+        if (idempotencyKey is not null)
+        {
+            await db.IdempotencyRecords.Where(i => i.AccountId == accountId && i.Key == idempotencyKey).ExecuteDeleteAsync(ct); // expired (live ones were replayed)
+            db.IdempotencyRecords.Add(new IdempotencyRecord { AccountId = accountId, Key = idempotencyKey, RequestHash = requestHash, DatabaseId = id, CreatedAt = now });
+        }
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+        catch (DbUpdateException) when (idempotencyKey is not null)
+        {
+            db.ChangeTracker.Clear();
+            return new Problem("IDEMPOTENCY_RACE", "");
+        }
+        return record;
+    }
+
+    /// <summary>Replays an earlier create with the same Idempotency-Key: the same database, rendered again with its
+    /// current password (responses are never stored, they carry a password). Null when there is nothing to replay.</summary>
+    private async Task<Outcome<DatabaseAccess>?> ReplayAsync(string accountId, string key, string requestHash, CancellationToken ct)
+    {
+        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var since = time.GetUtcNow().UtcDateTime - IdempotencyWindow;
+            var earlier = await db.IdempotencyRecords.AsNoTracking()
+                .FirstOrDefaultAsync(i => i.AccountId == accountId && i.Key == key && i.CreatedAt > since, ct);
+            if (earlier is null) return null;
+            if (earlier.RequestHash != requestHash) return ApiErrors.IdempotencyKeyReused;
+            var record = await db.Databases.AsNoTracking().FirstOrDefaultAsync(d => d.Id == earlier.DatabaseId, ct);
+            if (record is { Phase: DatabasePhase.Ready } && TryAdapter(record, out var adapter))
+                return DatabaseAccess.From(record, adapter, box.Decrypt(record.PasswordSealed, record.Id));
+            if (record is null || record.Phase == DatabasePhase.Deleting || time.GetUtcNow() > deadline) return null;
+            await Task.Delay(100, ct); // the original request is still provisioning
+        }
+    }
+
+    private async Task UndoReservationAsync(TenantDatabase record, IEngineAdapter adapter, bool nothingCreated)
+    {
+        try
+        {
+            if (!nothingCreated) await adapter.DropTenantAsync(record.DbName, record.DbUser, CancellationToken.None);
+            await db.IdempotencyRecords.Where(i => i.DatabaseId == record.Id).ExecuteDeleteAsync(CancellationToken.None);
+            await db.Databases.Where(d => d.Id == record.Id).ExecuteDeleteAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
+        {
+            logger.LogWarning("Undoing {DbName} failed ({Error}); the reconciler will roll it back", record.DbName, e.GetType().Name);
+        }
+    }
+
+    private async Task<bool> ClaimRotationAsync(string id, string sealedPassword, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var now = time.GetUtcNow().UtcDateTime;
+            var claimed = await db.Databases.Where(d => d.Id == id && d.PendingPasswordSealed == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, sealedPassword).SetProperty(d => d.PendingSince, now), ct);
+            if (claimed == 1) return true;
+            await Task.Delay(100, ct); // another rotation of this database is in flight
+        }
+        return false;
+    }
+
+    private Task<TenantDatabase?> FindReadyAsync(string accountId, string id, CancellationToken ct) =>
+        db.Databases.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id && d.AccountId == accountId && d.Phase == DatabasePhase.Ready, ct);
+
+    private Task<bool> IsSuspendedAsync(string accountId, CancellationToken ct) =>
+        db.Accounts.AnyAsync(a => a.Id == accountId && a.SuspendedAt != null, ct);
+
+    private bool TryAdapter(TenantDatabase record, out IEngineAdapter adapter)
+    {
+        adapter = null!;
+        if (!EngineKinds.TryParse(record.Engine, out var kind) || !engines.Configured.Any(a => a.Kind == kind)) return false;
+        adapter = engines.Get(kind);
+        return true;
+    }
+}

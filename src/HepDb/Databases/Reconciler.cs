@@ -1,0 +1,132 @@
+using HepDb.Data;
+using HepDb.Engines;
+using HepDb.Security;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace HepDb.Databases;
+
+public sealed class ReconcilerOptions
+{
+    public const string Section = "Reconciler";
+
+    /// <summary>How often the reconciler runs (it also runs once at start). Default 1 minute.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>A provisioning record or pending rotation older than this is considered abandoned by a crash. Default 2 minutes.</summary>
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>What one reconciler pass did.</summary>
+public sealed record ReconcileReport(int RolledBack, int Deleted, int RotationsFinished, int OrphansDropped, IReadOnlyList<string> Errors);
+
+/// <summary>
+/// Converges the engines and the metadata store after crashes: rolls back provisioning that never finished, finishes
+/// deletions and password rotations, and drops engine databases/users that follow our naming for one of this store's
+/// accounts but have no record (never anything of an account it does not know, so servers can be shared safely).
+/// One engine server failing does not stop the others.
+/// </summary>
+public sealed class Reconciler(
+    IServiceScopeFactory scopes, EngineRegistry engines, TimeProvider time, IOptions<ReconcilerOptions> options,
+    ILogger<Reconciler> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.Interval, time);
+        do
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogError(e, "Reconciler pass failed");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public async Task<ReconcileReport?> RunOnceAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
+        if (!await Leases.TryAcquireAsync(db, "reconciler", options.Value.Interval * 2, time, ct)) return null;
+        var service = scope.ServiceProvider.GetRequiredService<DatabaseService>();
+        var box = scope.ServiceProvider.GetRequiredService<SecretBox>();
+        var stale = time.GetUtcNow().UtcDateTime - options.Value.StaleAfter;
+        var errors = new List<string>();
+        int rolledBack = 0, deleted = 0, rotations = 0, orphans = 0;
+
+        foreach (var record in await db.Databases.AsNoTracking()
+                     .Where(d => (d.Phase == DatabasePhase.Provisioning && d.PhaseChangedAt < stale) || d.Phase == DatabasePhase.Deleting).ToListAsync(ct))
+        {
+            if (await TryAsync(record.Engine, errors, () => service.FinishDeleteAsync(record, ct)))
+                if (record.Phase == DatabasePhase.Deleting) deleted++; else rolledBack++;
+        }
+
+        foreach (var record in await db.Databases.AsNoTracking()
+                     .Where(d => d.PendingPasswordSealed != null && d.PendingSince < stale && d.Phase == DatabasePhase.Ready).ToListAsync(ct))
+        {
+            var pending = record.PendingPasswordSealed!;
+            var ok = await TryAsync(record.Engine, errors, async () =>
+            {
+                await engines.Get(EngineKinds.Parse(record.Engine)).SetPasswordAsync(record.DbUser, box.Decrypt(pending, record.Id), ct);
+                await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == pending)
+                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.PasswordSealed, pending)
+                        .SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), ct);
+            });
+            if (ok) rotations++;
+        }
+
+        foreach (var adapter in engines.Configured)
+        {
+            await TryAsync(adapter.Kind.WireName(), errors, async () =>
+            {
+                // List the engine first, then the records: a database created in between has its record by then.
+                var found = await adapter.ListTenantObjectsAsync(ct);
+                var engine = adapter.Kind.WireName();
+                var records = await db.Databases.AsNoTracking().Where(d => d.Engine == engine).Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
+                var known = records.SelectMany(r => new[] { r.DbName, r.DbUser }).ToHashSet();
+                var slugs = (await db.Accounts.AsNoTracking().Select(a => a.Id).ToListAsync(ct)).Select(Accounts.Account.NameSlug).ToHashSet();
+                foreach (var (slug, slot) in found.Databases.Concat(found.Users).Where(n => !known.Contains(n)).Select(Parse).Distinct())
+                {
+                    if (!slugs.Contains(slug)) continue;
+                    var dbName = TenantNames.DatabaseName(adapter.Kind, slug, slot);
+                    var user = TenantNames.UserName(adapter.Kind, slug, slot);
+                    if (known.Contains(dbName) || known.Contains(user)) continue;
+                    logger.LogWarning("Dropping orphan {DbName}/{User} on {Engine}: no record", dbName, user, adapter.Kind);
+                    await adapter.DropTenantAsync(dbName, user, ct);
+                    orphans++;
+                }
+            });
+        }
+
+        var report = new ReconcileReport(rolledBack, deleted, rotations, orphans, errors);
+        if (rolledBack + deleted + rotations + orphans > 0 || errors.Count > 0)
+            logger.LogInformation("Reconciler: {RolledBack} rolled back, {Deleted} deleted, {Rotations} rotations finished, {Orphans} orphans dropped, {Errors} errors",
+                rolledBack, deleted, rotations, orphans, errors.Count);
+        return report;
+    }
+
+    private static (string Slug, int Slot) Parse(string name)
+    {
+        var m = TenantNames.Pattern().Match(name);
+        return (m.Groups[1].Value, int.Parse(m.Groups[2].Value));
+    }
+
+    private async Task<bool> TryAsync(string engine, List<string> errors, Func<Task> work)
+    {
+        try
+        {
+            await work();
+            return true;
+        }
+        catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
+        {
+            errors.Add($"{engine}: {e.Message}");
+            logger.LogWarning("Reconciler: {Engine}: {Error}", engine, e.Message);
+            return false;
+        }
+    }
+}

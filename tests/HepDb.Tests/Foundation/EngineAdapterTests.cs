@@ -1,0 +1,81 @@
+using HepDb.Engines;
+using HepDb.Engines.MariaDb;
+using HepDb.Engines.Postgres;
+using HepDb.Security;
+using HepDb.Tests.Infrastructure;
+
+namespace HepDb.Tests.Foundation;
+
+/// <summary>Each adapter against its real server: create a tenant, run real statements as that tenant, drop it.</summary>
+public sealed class EngineAdapterTests(EngineServers engines)
+{
+    public static TheoryData<string> Kinds => new() { "mariadb", "postgres" };
+
+    private IEngineAdapter Adapter(EngineKind kind) => kind == EngineKind.MariaDb
+        ? new MariaDbAdapter(engines.Engines.MariaDb)
+        : new PostgresAdapter(engines.Engines.Postgres);
+
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task Creates_a_tenant_that_can_work_in_its_database_and_drops_it(string engine)
+    {
+        var kind = EngineKinds.Parse(engine);
+        var adapter = Adapter(kind);
+        var slug = Secrets.Generate(10).ToLowerInvariant();
+        var spec = new TenantSpec(TenantNames.DatabaseName(kind, slug, 1), TenantNames.UserName(kind, slug, 1), Secrets.NewDatabasePassword(), 5);
+
+        var probe = await adapter.ProbeAsync(CancellationToken.None);
+        Assert.True(probe.Up, probe.Error);
+        Assert.False(string.IsNullOrEmpty(probe.Version));
+
+        await adapter.CreateTenantAsync(spec, CancellationToken.None);
+        await adapter.CreateTenantAsync(spec, CancellationToken.None); // idempotent
+        var cs = adapter.ConnectionString(spec.DbName, spec.User, spec.Password);
+        var result = await Clients.SqlAsync(cs, "CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(50)); INSERT INTO notes VALUES (1, 'héllo ✓'); SELECT body FROM notes;");
+        Assert.True(result.Ok, result.ToString());
+        Assert.Contains("héllo ✓", result.Output);
+        Assert.Equal("1", await adapter.ScalarAsTenantAsync(spec.DbName, spec.User, spec.Password, "SELECT COUNT(*) FROM notes", CancellationToken.None));
+
+        var listed = await adapter.ListTenantObjectsAsync(CancellationToken.None);
+        Assert.Contains(spec.DbName, listed.Databases);
+        Assert.Contains(spec.User, listed.Users);
+
+        await adapter.DropTenantAsync(spec.DbName, spec.User, CancellationToken.None);
+        await adapter.DropTenantAsync(spec.DbName, spec.User, CancellationToken.None); // idempotent
+        listed = await adapter.ListTenantObjectsAsync(CancellationToken.None);
+        Assert.DoesNotContain(spec.DbName, listed.Databases);
+        Assert.DoesNotContain(spec.User, listed.Users);
+        Assert.False((await Clients.SqlAsync(cs, "SELECT 1")).Ok);
+    }
+
+    [Fact]
+    public void MariaDb_errors_carry_the_server_error_number_and_message()
+    {
+        var o = engines.Engines.MariaDb;
+        var denied = Assert.Throws<MariaDbException>(() => MariaDbSession.Open(o.Host, o.Port, "root", "wrong-password", null, TimeSpan.FromSeconds(5)));
+        Assert.Equal(1045u, denied.Number);
+        Assert.Contains("Access denied", denied.ServerMessage);
+
+        using var s = MariaDbSession.Open(o.Host, o.Port, "root", o.AdminPassword, null, TimeSpan.FromSeconds(5));
+        var error = Assert.Throws<MariaDbException>(() => s.Execute("SELECT * FROM no_such_db.no_such_table"));
+        Assert.Equal(1146u, error.Number);
+        Assert.Equal("3", s.Scalar("SELECT 1 + 2"));
+        Assert.Null(s.Scalar("SELECT NULL"));
+        Assert.Equal("✓ ünïcode", s.Scalar("SELECT '✓ ünïcode'"));
+    }
+
+    [Fact]
+    public async Task A_closed_port_is_reported_unavailable_quickly_on_both_engines()
+    {
+        foreach (var kind in new[] { EngineKind.MariaDb, EngineKind.Postgres })
+        {
+            var closed = new HepDb.Hosting.EngineServerOptions { Port = EngineServers.FreePort(), AdminUser = "x", AdminPassword = "y", ConnectTimeout = TimeSpan.FromSeconds(2) };
+            IEngineAdapter adapter = kind == EngineKind.MariaDb ? new MariaDbAdapter(closed) : new PostgresAdapter(closed);
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var e = await Assert.ThrowsAsync<EngineUnavailableException>(() =>
+                adapter.CreateTenantAsync(new TenantSpec("um_x_1", "dum_x_1", "p", 1), CancellationToken.None));
+            Assert.True(e.BeforeAnyChange);
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"{kind} took {sw.Elapsed}");
+            Assert.False((await adapter.ProbeAsync(CancellationToken.None)).Up);
+        }
+    }
+}

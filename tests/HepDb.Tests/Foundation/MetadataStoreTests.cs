@@ -1,0 +1,94 @@
+using HepDb.Accounts;
+using HepDb.ApiKeys;
+using HepDb.Data;
+using HepDb.Databases;
+using HepDb.Hosting;
+using HepDb.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace HepDb.Tests.Foundation;
+
+/// <summary>The same hand-written migrations run on both metadata providers, and every entity round-trips.</summary>
+public sealed class MetadataStoreTests(EngineServers engines)
+{
+    [Fact]
+    public async Task Sqlite_migrates_and_round_trips()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"hepdb-meta-{Guid.NewGuid():N}");
+        try
+        {
+            await RoundTripAsync(new MetadataOptions { Provider = "sqlite" }, new HepDbOptions { DataDir = dir });
+            Assert.True(File.Exists(Path.Combine(dir, "hepdb.db")));
+            await using var conn = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir, "hepdb.db")}");
+            await conn.OpenAsync();
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = "PRAGMA journal_mode";
+            Assert.Equal("wal", (string?)await cmd.ExecuteScalarAsync());
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Postgres_migrates_and_round_trips()
+    {
+        var name = $"hepdb_meta_{Guid.NewGuid():N}"[..30];
+        var admin = new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1", Port = engines.Engines.Postgres.Port, Username = "postgres",
+            Password = engines.Engines.Postgres.AdminPassword, Database = "postgres", Pooling = false,
+        };
+        await using (var conn = new NpgsqlConnection(admin.ConnectionString))
+        {
+            await conn.OpenAsync();
+            await new NpgsqlCommand($"CREATE DATABASE {name}", conn).ExecuteNonQueryAsync();
+        }
+        admin.Database = name;
+        await RoundTripAsync(new MetadataOptions { Provider = "postgres", ConnectionString = admin.ConnectionString }, new HepDbOptions());
+    }
+
+    private static async Task RoundTripAsync(MetadataOptions metadata, HepDbOptions hepdb)
+    {
+        var builder = new DbContextOptionsBuilder<HepDbContext>();
+        MetadataStore.Configure(builder, metadata, hepdb);
+        var now = new DateTime(2026, 5, 28, 12, 0, 0, 123, DateTimeKind.Utc);
+        var accountId = Ulid.New();
+        await using (var db = new HepDbContext(builder.Options))
+        {
+            await db.Database.MigrateAsync();
+            Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+            db.Accounts.Add(new Account { Id = accountId, Email = $"{accountId}@x.test", Tier = Tiers.Premium, CreatedAt = now });
+            db.ApiKeys.Add(new ApiKey { Id = Ulid.New(), AccountId = accountId, Prefix = "hepgg_db_abcd", Hash = new string('a', 64), CreatedAt = now });
+            db.Databases.Add(new TenantDatabase
+            {
+                Id = Ulid.New(), AccountId = accountId, Name = "my-app ✓", Engine = "postgres", Slot = 1, DbName = "up_x_1",
+                DbUser = "dup_x_1", PasswordSealed = "v1.k.abc", Phase = DatabasePhase.Ready, PhaseChangedAt = now,
+                SizeBytes = 5_000_000_000, SizeRefreshedAt = now, CreatedAt = now, ConnectionLimit = 25,
+            });
+            await db.SaveChangesAsync();
+        }
+        await using (var db = new HepDbContext(builder.Options))
+        {
+            var account = await db.Accounts.SingleAsync(a => a.Id == accountId);
+            Assert.Equal(Tiers.Premium, account.Tier);
+            Assert.Equal(now, account.CreatedAt);
+            Assert.Equal(DateTimeKind.Utc, account.CreatedAt.Kind);
+            var database = await db.Databases.SingleAsync(d => d.AccountId == accountId);
+            Assert.Equal("my-app ✓", database.Name);
+            Assert.Equal(5_000_000_000, database.SizeBytes);
+            Assert.Equal(now, database.SizeRefreshedAt);
+            Assert.Single(await db.ApiKeys.Where(k => k.AccountId == accountId).ToListAsync());
+            // The unique slot index holds on both providers.
+            db.Databases.Add(new TenantDatabase
+            {
+                Id = Ulid.New(), AccountId = accountId, Name = "dup", Engine = "postgres", Slot = 1, DbName = "up_x_9",
+                DbUser = "dup_x_9", PasswordSealed = "v1.k.abc", CreatedAt = now,
+            });
+            await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using HepDb.Accounts;
+using HepDb.ApiKeys;
+using HepDb.Audit;
+using HepDb.Data;
+using HepDb.Engines;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace HepDb.Tests.Infrastructure;
+
+/// <summary>An account made for one test, with a working API key and a client that sends it.</summary>
+public sealed record TestAccount(string Id, string Key, HttpClient Api)
+{
+    public string Slug => Account.NameSlug(Id);
+}
+
+/// <summary>
+/// A HepDb server in-process with its own data folder and SQLite metadata file, using the shared real engine servers.
+/// Every secret it hands out through these helpers is remembered in <see cref="SecretsSeen"/>, and everything it
+/// logs (at every level) is kept in <see cref="Log"/>, so tests can prove secrets never leak.
+/// </summary>
+public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overrides = null) : WebApplicationFactory<Program>
+{
+    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), $"hepdb-app-{Guid.NewGuid():N}");
+    public CapturedLog Log { get; } = new();
+    public List<string> SecretsSeen { get; } = [];
+    public EngineServers Engines => engines;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        var settings = new Dictionary<string, string?>(engines.Settings())
+        {
+            ["HepDb:DataDir"] = DataDir,
+            ["Reconciler:Interval"] = "01:00:00",
+        };
+        foreach (var (k, v) in overrides ?? []) settings[k] = v;
+        builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
+        builder.ConfigureLogging(l => l.AddProvider(Log).SetMinimumLevel(LogLevel.Trace));
+    }
+
+    public async Task<TestAccount> CreateAccountAsync(string tier = Tiers.Free)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var account = await scope.ServiceProvider.GetRequiredService<AccountService>()
+            .CreateAsync($"{Guid.NewGuid():N}@test.local", tier, Actor.Operator, CancellationToken.None);
+        var key = await MintKeyAsync(account.Id);
+        return new TestAccount(account.Id, key, ApiClient(key));
+    }
+
+    public async Task<string> MintKeyAsync(string accountId, string? label = null)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var minted = await scope.ServiceProvider.GetRequiredService<ApiKeyService>().MintAsync(accountId, label, Actor.Operator, CancellationToken.None);
+        Assert.True(minted.Ok, minted.Problem?.Message);
+        SecretsSeen.Add(minted.Value!.Value);
+        return minted.Value.Value;
+    }
+
+    public HttpClient ApiClient(string? key, string scheme = "Bearer")
+    {
+        var client = CreateClient();
+        if (key is not null) client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", scheme.Length == 0 ? key : $"{scheme} {key}");
+        return client;
+    }
+
+    /// <summary>Runs <paramref name="work"/> with a fresh scope's metadata context.</summary>
+    public async Task<T> WithDbAsync<T>(Func<HepDbContext, Task<T>> work)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await work(scope.ServiceProvider.GetRequiredService<HepDbContext>());
+    }
+
+    public IEngineAdapter Engine(EngineKind kind) => Services.GetRequiredService<EngineRegistry>().Get(kind);
+
+    /// <summary>Creates a database through the API and returns the parsed <c>data</c> (failing the test on anything but 201).</summary>
+    public async Task<CreatedDatabase> CreateDatabaseAsync(TestAccount account, string engine, string name = "my-app")
+    {
+        var response = await account.Api.PostAsJsonAsync("/api/v1/db/databases", new { name, engine });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, body);
+        var created = CreatedDatabase.Parse(body);
+        SecretsSeen.Add(created.Password);
+        return created;
+    }
+
+    public void Remember(string secret) => SecretsSeen.Add(secret);
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>The <c>data</c> of a create, reveal or rotate answer.</summary>
+public sealed record CreatedDatabase(string Id, string Engine, string DbName, string DbUser, string Status, string Host, int Port, string Password, string ConnectionString, JsonElement Raw)
+{
+    public static CreatedDatabase Parse(string body)
+    {
+        using var doc = JsonDocument.Parse(body);
+        var data = doc.RootElement.GetProperty("data");
+        var db = data.GetProperty("database");
+        return new CreatedDatabase(db.GetProperty("id").GetString()!, db.GetProperty("engine").GetString()!, db.GetProperty("dbName").GetString()!,
+            db.GetProperty("dbUser").GetString()!, db.GetProperty("status").GetString()!, data.GetProperty("host").GetString()!,
+            data.GetProperty("port").GetInt32(), data.GetProperty("password").GetString()!, data.GetProperty("connectionString").GetString()!, data.Clone());
+    }
+}
+
+public static class ApiAssert
+{
+    /// <summary>Asserts an error envelope with <paramref name="status"/> and <paramref name="code"/>; returns the message.</summary>
+    public static async Task<string> ErrorAsync(HttpResponseMessage response, int status, string code)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"expected {status} {code}, got {(int)response.StatusCode}: {body}");
+        using var doc = JsonDocument.Parse(body);
+        Assert.False(doc.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal(code, doc.RootElement.GetProperty("code").GetString());
+        var message = doc.RootElement.GetProperty("error").GetString()!;
+        Assert.False(string.IsNullOrWhiteSpace(message));
+        Assert.Equal(MediaTypeHeaderValue.Parse("application/json; charset=utf-8").MediaType, response.Content.Headers.ContentType?.MediaType);
+        return message;
+    }
+
+    public static async Task<JsonElement> OkAsync(HttpResponseMessage response, int status = 200)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"expected {status}, got {(int)response.StatusCode}: {body}");
+        using var doc = JsonDocument.Parse(body);
+        Assert.True(doc.RootElement.GetProperty("ok").GetBoolean());
+        return doc.RootElement.GetProperty("data").Clone();
+    }
+}
