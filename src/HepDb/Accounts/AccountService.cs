@@ -33,6 +33,24 @@ public sealed class AccountService(HepDbContext db, TimeProvider time, IOptions<
     }
 
     /// <summary>Effective limits: tier base plus unexpired packs.</summary>
-    public Task<EffectiveLimits> LimitsAsync(Account account, CancellationToken ct) =>
-        Task.FromResult(EffectiveLimits.Compute(tiers.Value.For(account.Tier), [], time.GetUtcNow().UtcDateTime));
+    public Task<EffectiveLimits> LimitsAsync(Account account, CancellationToken ct) => LimitsAsync(db, tiers.Value, time, account, ct);
+
+    /// <summary>The one place effective limits are computed from the store (also used inside the slot-reserving transaction).</summary>
+    public static async Task<EffectiveLimits> LimitsAsync(HepDbContext db, TiersOptions tiers, TimeProvider time, Account account, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var packs = await db.PackGrants.AsNoTracking().Where(p => p.AccountId == account.Id && p.ExpiresAt > now).ToListAsync(ct);
+        return EffectiveLimits.Compute(tiers.For(account.Tier), packs, now);
+    }
+
+    /// <summary>Unexpired packs of the account, soonest expiry first.</summary>
+    public Task<List<PackGrant>> ActivePacksAsync(string accountId, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return db.PackGrants.AsNoTracking().Where(p => p.AccountId == accountId && p.ExpiresAt > now).OrderBy(p => p.ExpiresAt).ToListAsync(ct);
+    }
+
+    /// <summary>Storage used: the sum of the last measured sizes of all the account's databases.</summary>
+    public Task<long> UsedBytesAsync(string accountId, CancellationToken ct) =>
+        db.Databases.Where(d => d.AccountId == accountId).SumAsync(d => d.SizeBytes, ct);
 }

@@ -2,6 +2,7 @@ using HepDb.Accounts;
 using HepDb.ApiKeys;
 using HepDb.Audit;
 using HepDb.Databases;
+using HepDb.Quotas;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
@@ -17,6 +18,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<Lease> Leases => Set<Lease>();
+    public DbSet<PackGrant> PackGrants => Set<PackGrant>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -93,6 +95,19 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
             e.Property(x => x.RequestHash).HasMaxLength(64);
             e.Property(x => x.DatabaseId).HasMaxLength(26);
             e.HasIndex(x => x.CreatedAt);
+        });
+        b.Entity<PackGrant>(e =>
+        {
+            e.ToTable("pack_grants");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(26);
+            e.Property(x => x.AccountId).HasMaxLength(26);
+            e.Property(x => x.PackId).HasMaxLength(32);
+            e.Property(x => x.Source).HasMaxLength(16);
+            e.Property(x => x.EventId).HasMaxLength(200);
+            e.HasIndex(x => new { x.AccountId, x.ExpiresAt });
+            e.HasIndex(x => x.EventId).IsUnique();
+            e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
         });
         b.Entity<Lease>(e =>
         {

@@ -186,7 +186,7 @@ public sealed class DatabaseService(
         await db.Accounts.Where(a => a.Id == accountId).ExecuteUpdateAsync(s => s.SetProperty(a => a.Revision, a => a.Revision + 1), ct);
         var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
         if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
-        var limits = EffectiveLimits.Compute(tiers.Value.For(account.Tier), [], now);
+        var limits = await AccountService.LimitsAsync(db, tiers.Value, time, account, ct);
         var mine = await db.Databases.Where(d => d.AccountId == accountId).Select(d => new { d.Engine, d.Slot, d.SizeBytes }).ToListAsync(ct);
         if (mine.Count >= limits.Databases) return ApiErrors.DatabaseLimit(limits.Databases);
         var used = mine.Sum(d => d.SizeBytes);

@@ -42,6 +42,7 @@ public static class ServiceSetup
             .Validate(t => new[] { t.Free, t.Premium, t.Admin }.All(x => x.Databases >= 0 && x.StorageMb >= 0 && x.ConnectionsPerUser > 0 && x.ActiveKeys >= 0),
                 "Tiers: limits must not be negative, and every tier needs at least one connection per user.")
             .ValidateOnStart();
+        s.AddOptions<PacksOptions>().BindConfiguration(PacksOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         s.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
         s.AddOptions<ReconcilerOptions>().BindConfiguration(ReconcilerOptions.Section)
             .Validate(r => r.Interval > TimeSpan.Zero && r.StaleAfter > TimeSpan.Zero, "Reconciler: Interval and StaleAfter must be positive.")

@@ -34,12 +34,12 @@ public sealed record EffectiveLimits(int Databases, long StorageBytes, int Conne
     public const long Mb = 1_048_576;
 
     /// <summary>Pure: tier base + the slots and megabytes of every pack that has not expired at <paramref name="now"/>.</summary>
-    public static EffectiveLimits Compute(TierLimits tier, IEnumerable<(int Slots, long Mb, DateTime ExpiresAt)> packs, DateTime now)
+    public static EffectiveLimits Compute(TierLimits tier, IEnumerable<PackGrant> packs, DateTime now)
     {
         var active = packs.Where(p => p.ExpiresAt > now).ToList();
         return new EffectiveLimits(
             tier.Databases + active.Sum(p => p.Slots),
-            (tier.StorageMb + active.Sum(p => p.Mb)) * Mb,
+            (tier.StorageMb + active.Sum(p => p.StorageMb)) * Mb,
             tier.ConnectionsPerUser,
             tier.ActiveKeys);
     }

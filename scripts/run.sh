@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs HepDb on its embedded default: a SQLite metadata store and private MariaDB and PostgreSQL servers under
+# ./data (override with HEPDB_DATA), the dashboard and API on HEPDB_URL (default http://127.0.0.1:8080).
+# Prints a ready API key. Ctrl-C stops HepDb and its engine servers.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+"$repo/scripts/setup.sh"
+
+export HepDb__DataDir="${HEPDB_DATA:-$repo/data}"
+url="${HEPDB_URL:-http://127.0.0.1:8080}"
+bin="$repo/src/HepDb/bin/Release/net10.0"
+cli="$repo/src/HepDb.Cli/bin/Release/net10.0/hepdb-admin.dll"
+mkdir -p "$HepDb__DataDir"
+
+key="$(cd "$repo/src/HepDb" && dotnet "$cli" quickstart --email admin@hepdb.local)"
+cat <<MSG
+
+  HepDb is starting (data in $HepDb__DataDir).
+  Dashboard:  $url/dashboard/database
+  Health:     $url/readyz
+  API:        $url/api/v1/db   (OpenAPI: $url/openapi/v1.json)
+  API key:    $key
+  First call: curl -X POST $url/api/v1/db/databases -H "Authorization: Bearer $key" \\
+                -H "Content-Type: application/json" -d '{"name":"my-app","engine":"mariadb"}'
+
+MSG
+cd "$repo/src/HepDb"
+exec dotnet "$bin/HepDb.dll" --urls "$url" --contentRoot "$repo/src/HepDb"
