@@ -4,6 +4,7 @@ using HepDb.ApiKeys;
 using HepDb.Audit;
 using HepDb.Data;
 using HepDb.Hosting;
+using HepDb.Quotas;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -29,6 +30,62 @@ accountCreate.SetAction((p, ct) => WithServicesAsync(p, async sp =>
     return 0;
 }));
 account.Subcommands.Add(accountCreate);
+
+var tierArg = new Option<string>("--tier") { Description = "free | premium | admin", Required = true };
+var setTier = new Command("set-tier", "Change an account's tier; connection limits follow on every database") { accountRef, tierArg };
+setTier.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
+    await sp.GetRequiredService<PackService>().SetTierAsync(target.Id, p.GetValue(tierArg)!, Actor.Operator, ct);
+    Console.WriteLine(p.GetValue(tierArg));
+    return 0;
+}));
+account.Subcommands.Add(setTier);
+
+var reason = new Option<string>("--reason") { Description = "Why (kept in the audit log and shown to the user)", Required = true };
+var suspend = new Command("suspend", "Suspend: disable every key, lock every database user and end its sessions") { accountRef, reason };
+suspend.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
+    var errors = await sp.GetRequiredService<Suspension>().SuspendAsync(target.Id, p.GetValue(reason)!, Actor.Operator, ct);
+    return Report("suspended", errors);
+}));
+account.Subcommands.Add(suspend);
+
+var unsuspend = new Command("unsuspend", "Lift a suspension and restore exactly the earlier state") { accountRef };
+unsuspend.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
+    var errors = await sp.GetRequiredService<Suspension>().LiftAsync(target.Id, Actor.Operator, ct);
+    return Report("unsuspended", errors);
+}));
+account.Subcommands.Add(unsuspend);
+
+var pack = new Command("pack", "Packs");
+var packId = new Option<string>("--pack") { Description = "A pack id from the catalogue", DefaultValueFactory = _ => "db-pack" };
+var packGrant = new Command("grant", "Grant a pack to an account; prints its expiry (UTC)") { accountRef, packId };
+packGrant.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
+    var grant = await sp.GetRequiredService<PackService>().GrantAsync(target.Id, p.GetValue(packId)!, "operator", null, Actor.Operator, ct);
+    if (!grant.Ok) return Refuse(grant.Problem!.Message);
+    Console.WriteLine(HepDb.Databases.DatabaseView.Iso(grant.Value!.ExpiresAt));
+    return 0;
+}));
+pack.Subcommands.Add(packGrant);
+root.Subcommands.Add(pack);
+
+var watcher = new Command("watcher", "The quota watcher");
+var watcherRun = new Command("run", "Measure every database now and enforce quotas; prints the run's summary");
+watcherRun.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    var report = await sp.GetRequiredService<QuotaWatcher>().RunOnceAsync(ct);
+    if (report is null) return Refuse("another HepDb replica is running the watcher right now; try again shortly.");
+    Console.WriteLine(report.Summary());
+    return report.Servers.All(s => s.Ok) && report.Errors.Count == 0 ? 0 : 1;
+}));
+watcher.Subcommands.Add(watcherRun);
+root.Subcommands.Add(watcher);
 root.Subcommands.Add(account);
 
 var key = new Command("key", "Management API keys");
@@ -92,6 +149,13 @@ async Task<int> WithServicesAsync(ParseResult parse, Func<IServiceProvider, Task
 static async Task<Account> FindAccountAsync(IServiceProvider sp, string reference, CancellationToken ct) =>
     await sp.GetRequiredService<AccountService>().FindAsync(reference, ct)
     ?? throw new InvalidOperationException($"No account '{reference}'.");
+
+static int Report(string done, IReadOnlyList<string> errors)
+{
+    Console.WriteLine(done);
+    foreach (var e in errors) Console.Error.WriteLine($"hepdb-admin: {e} (will be retried by the quota watcher)");
+    return errors.Count == 0 ? 0 : 1;
+}
 
 static int Refuse(string message)
 {

@@ -41,6 +41,8 @@ public static class ApiErrors
         ["KEY_LIMIT_REACHED"] = 403,
         ["ACCOUNT_SUSPENDED"] = 403,
         ["CONFIRMATION_MISMATCH"] = 400,
+        // Payment webhook.
+        ["BAD_SIGNATURE"] = 401,
     };
 
     public static int StatusOf(string code) => Statuses.TryGetValue(code, out var s) ? s : 500;

@@ -19,6 +19,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<Lease> Leases => Set<Lease>();
     public DbSet<PackGrant> PackGrants => Set<PackGrant>();
+    public DbSet<JobRun> JobRuns => Set<JobRun>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -108,6 +109,15 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
             e.HasIndex(x => new { x.AccountId, x.ExpiresAt });
             e.HasIndex(x => x.EventId).IsUnique();
             e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<JobRun>(e =>
+        {
+            e.ToTable("job_runs");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(26);
+            e.Property(x => x.Job).HasMaxLength(32);
+            e.Property(x => x.Summary).HasMaxLength(4000);
+            e.HasIndex(x => new { x.Job, x.StartedAt });
         });
         b.Entity<Lease>(e =>
         {

@@ -21,6 +21,7 @@ public static class ServiceSetup
         builder.Services.AddHostedService<StartupWork>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyUsageRecorder>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<QuotaWatcher>());
         builder.Services.AddOpenApi();
         builder.Services.AddProblemDetails();
         return builder;
@@ -43,6 +44,9 @@ public static class ServiceSetup
                 "Tiers: limits must not be negative, and every tier needs at least one connection per user.")
             .ValidateOnStart();
         s.AddOptions<PacksOptions>().BindConfiguration(PacksOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        s.AddOptions<PaymentsOptions>().BindConfiguration(PaymentsOptions.Section);
+        s.AddOptions<QuotaWatcherOptions>().BindConfiguration(QuotaWatcherOptions.Section)
+            .Validate(q => q.Interval > TimeSpan.Zero, "QuotaWatcher:Interval must be positive.").ValidateOnStart();
         s.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
         s.AddOptions<ReconcilerOptions>().BindConfiguration(ReconcilerOptions.Section)
             .Validate(r => r.Interval > TimeSpan.Zero && r.StaleAfter > TimeSpan.Zero, "Reconciler: Interval and StaleAfter must be positive.")
@@ -60,6 +64,10 @@ public static class ServiceSetup
         s.AddSingleton<ApiGate>();
         s.AddSingleton<KeyUsageRecorder>();
         s.AddSingleton<Reconciler>();
+        s.AddScoped<AccountEnforcer>();
+        s.AddScoped<Suspension>();
+        s.AddScoped<PackService>();
+        s.AddSingleton<QuotaWatcher>();
         return s;
     }
 
@@ -69,6 +77,7 @@ public static class ServiceSetup
             ApiEnvelope.IsApiPath(http.Request.Path) ? ApiEnvelope.WriteAsync(http, ApiErrors.Internal) : Results.Problem().ExecuteAsync(http)));
         app.MapHealth();
         app.MapDatabaseApi();
+        app.MapPaymentWebhook();
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }

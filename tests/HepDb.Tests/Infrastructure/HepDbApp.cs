@@ -25,9 +25,12 @@ public sealed record TestAccount(string Id, string Key, HttpClient Api)
 /// Every secret it hands out through these helpers is remembered in <see cref="SecretsSeen"/>, and everything it
 /// logs (at every level) is kept in <see cref="Log"/>, so tests can prove secrets never leak.
 /// </summary>
-public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overrides = null) : WebApplicationFactory<Program>
+public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overrides = null, string? dataDir = null, TimeProvider? clock = null)
+    : WebApplicationFactory<Program>
 {
-    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), $"hepdb-app-{Guid.NewGuid():N}");
+    /// <summary>The data folder; pass the same one to a second instance to simulate a restart.</summary>
+    public string DataDir { get; } = dataDir ?? Path.Combine(Path.GetTempPath(), $"hepdb-app-{Guid.NewGuid():N}");
+    private readonly bool _ownsDataDir = dataDir is null;
     public CapturedLog Log { get; } = new();
     public List<string> SecretsSeen { get; } = [];
     public EngineServers Engines => engines;
@@ -39,10 +42,12 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
         {
             ["HepDb:DataDir"] = DataDir,
             ["Reconciler:Interval"] = "01:00:00",
+            ["QuotaWatcher:Interval"] = "01:00:00",
         };
         foreach (var (k, v) in overrides ?? []) settings[k] = v;
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
         builder.ConfigureLogging(l => l.AddProvider(Log).SetMinimumLevel(LogLevel.Trace));
+        if (clock is not null) builder.ConfigureServices(s => s.AddSingleton(clock));
     }
 
     public async Task<TestAccount> CreateAccountAsync(string tier = Tiers.Free)
@@ -95,7 +100,8 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        if (_ownsDataDir)
+            try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         GC.SuppressFinalize(this);
     }
 }

@@ -113,7 +113,7 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         if (blocked)
         {
             await ExecAsync(conn, $"REASSIGN OWNED BY {tenant} TO {holder}", ct);
-            foreach (var fn in await ListAsync(conn, $"SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.prosecdef AND p.proowner = {Literal(HolderRole(spec.User))}::regrole", ct))
+            foreach (var fn in await ListAsync(conn, "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.prosecdef AND r.rolname = $1", ct, HolderRole(spec.User)))
                 await ExecAsync(conn, $"ALTER ROUTINE {fn} OWNER TO {tenant}", ct);
             await ExecAsync(conn, $"GRANT CONNECT ON DATABASE {PostgresQuote(spec.DbName)} TO {tenant}", ct);
             foreach (var schema in schemas.Select(PostgresQuote))
@@ -135,6 +135,7 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
             }
             await ExecAsync(conn, $"REVOKE CONNECT ON DATABASE {PostgresQuote(spec.DbName)} FROM {tenant}", ct);
             await ExecAsync(conn, $"REASSIGN OWNED BY {holder} TO {tenant}", ct);
+            await ExecAsync(conn, $"DROP OWNED BY {holder}", ct); // only grants to the holder remain; the role can then go
         }
         await tx.CommitAsync(ct);
         if (!blocked) await ExecAsync(admin, $"DROP ROLE {holder}", ct);
@@ -282,9 +283,10 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         return await cmd.ExecuteScalarAsync(ct) is not null;
     }
 
-    private static async Task<List<string>> ListAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
+    private static async Task<List<string>> ListAsync(NpgsqlConnection conn, string sql, CancellationToken ct, params string[] args)
     {
         await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var arg in args) cmd.Parameters.AddWithValue(arg);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var list = new List<string>();
         while (await reader.ReadAsync(ct)) list.Add(reader.GetString(0));

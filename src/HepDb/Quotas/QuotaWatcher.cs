@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using HepDb.Accounts;
+using HepDb.Data;
+using HepDb.Databases;
+using HepDb.Engines;
+using HepDb.Hosting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace HepDb.Quotas;
+
+public sealed class QuotaWatcherOptions
+{
+    public const string Section = "QuotaWatcher";
+
+    /// <summary>How often every database is measured and every account re-evaluated. Default 60 s.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>One engine server's part of a scan.</summary>
+public sealed record ServerScan(string Engine, bool Ok, int Queries, int Databases, double Milliseconds, string? Error);
+
+/// <summary>What one watcher run did.</summary>
+public sealed record ScanReport(IReadOnlyList<ServerScan> Servers, int AccountsEvaluated, int AccountsChanged, IReadOnlyList<string> Errors, double Milliseconds)
+{
+    public string Summary() =>
+        string.Join("; ", Servers.Select(s => s.Ok ? $"{s.Engine}: {s.Databases} dbs, {s.Queries} queries, {s.Milliseconds:0} ms" : $"{s.Engine}: FAILED {s.Error}"))
+        + $"; {AccountsEvaluated} accounts, {AccountsChanged} changed, {Errors.Count} errors, {Milliseconds:0} ms";
+}
+
+/// <summary>
+/// Measures every database with a bounded number of queries per engine server (one set per server, never one per
+/// database), stores the sizes, decides every account's state in memory and enforces only where something differs.
+/// One unreachable server never stops the scan of the others; its databases keep their last size. Each run is recorded.
+/// </summary>
+public sealed class QuotaWatcher(
+    IServiceScopeFactory scopes, EngineRegistry engines, TimeProvider time, IOptions<QuotaWatcherOptions> options,
+    IOptions<TiersOptions> tiers, ILogger<QuotaWatcher> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.Interval, time);
+        do
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogError(e, "Quota watcher run failed");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>One full scan. Returns null when another replica holds the watcher lease.</summary>
+    public async Task<ScanReport?> RunOnceAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
+        if (!await Leases.TryAcquireAsync(db, "quota-watcher", options.Value.Interval * 2, time, ct)) return null;
+        var started = time.GetUtcNow().UtcDateTime;
+        var total = Stopwatch.StartNew();
+
+        var servers = new List<ServerScan>();
+        foreach (var adapter in engines.Configured)
+            servers.Add(await MeasureServerAsync(db, adapter, ct));
+
+        var (evaluated, changed, errors) = await EnforceAllAsync(db, scope.ServiceProvider.GetRequiredService<AccountEnforcer>(), ct);
+        var report = new ScanReport(servers, evaluated, changed, errors, total.Elapsed.TotalMilliseconds);
+        db.JobRuns.Add(new JobRun
+        {
+            Id = Ulid.New(time), Job = "quota-watcher", StartedAt = started, FinishedAt = time.GetUtcNow().UtcDateTime,
+            Ok = servers.All(s => s.Ok) && errors.Count == 0, Summary = Truncate(report.Summary(), 4000),
+        });
+        var keepSince = started - TimeSpan.FromDays(7);
+        await db.JobRuns.Where(r => r.Job == "quota-watcher" && r.StartedAt < keepSince).ExecuteDeleteAsync(ct);
+        await db.SaveChangesAsync(ct);
+        return report;
+    }
+
+    private async Task<ServerScan> MeasureServerAsync(HepDbContext db, IEngineAdapter adapter, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var engine = adapter.Kind.WireName();
+        try
+        {
+            var scan = await adapter.MeasureSizesAsync(ct);
+            var now = time.GetUtcNow().UtcDateTime;
+            var records = await db.Databases.Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready).ToListAsync(ct);
+            foreach (var record in records)
+            {
+                record.SizeBytes = scan.Bytes.GetValueOrDefault(record.DbName);
+                record.SizeRefreshedAt = now;
+            }
+            await db.SaveChangesAsync(ct);
+            db.ChangeTracker.Clear();
+            return new ServerScan(engine, true, scan.Queries, records.Count, sw.Elapsed.TotalMilliseconds, null);
+        }
+        catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
+        {
+            logger.LogWarning("Quota watcher: measuring {Engine} failed: {Error}", engine, e.Message);
+            return new ServerScan(engine, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message);
+        }
+    }
+
+    /// <summary>Decides every account with databases in memory (three queries in all) and enforces the ones whose
+    /// databases differ from their verdict.</summary>
+    private async Task<(int Evaluated, int Changed, List<string> Errors)> EnforceAllAsync(HepDbContext db, AccountEnforcer enforcer, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var databases = await db.Databases.AsNoTracking()
+            .Select(d => new { d.AccountId, d.SizeBytes, d.Status, d.ConnectionLimit, d.Phase }).ToListAsync(ct);
+        var packs = (await db.PackGrants.AsNoTracking().Where(p => p.ExpiresAt > now).ToListAsync(ct)).ToLookup(p => p.AccountId);
+        var accountIds = databases.Select(d => d.AccountId).Distinct().ToList();
+        var accounts = await db.Accounts.AsNoTracking().Where(a => accountIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, ct);
+        var errors = new List<string>();
+        var changed = 0;
+        foreach (var group in databases.GroupBy(d => d.AccountId))
+        {
+            var account = accounts[group.Key];
+            var limits = EffectiveLimits.Compute(tiers.Value.For(account.Tier), packs[account.Id], now);
+            var verdict = AccountVerdict.Decide(account.SuspendedAt is not null, group.Sum(d => d.SizeBytes), limits);
+            if (group.All(d => d.Phase != DatabasePhase.Ready || (d.Status == verdict.DesiredStatus && d.ConnectionLimit == verdict.ConnectionLimit))) continue;
+            changed++;
+            errors.AddRange(await enforcer.EnforceAsync(account.Id, ct));
+        }
+        return (accounts.Count, changed, errors);
+    }
+
+    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
+}
