@@ -27,7 +27,8 @@ public sealed class AccountEnforcer(
     HepDbContext db, EngineRegistry engines, SecretBox box, TimeProvider time, IOptions<TiersOptions> tiers,
     ILogger<AccountEnforcer> logger)
 {
-    /// <summary>Test hook: called after each database is brought into line, to simulate a crash half-way.</summary>
+    /// <summary>Fault-injection point for tests: called after each database is brought into line; an exception thrown
+    /// here ends the pass like a crash would.</summary>
     internal static Action<TenantDatabase>? AfterEachDatabase;
 
     public async Task<AccountVerdict> VerdictAsync(Account account, CancellationToken ct)
@@ -51,15 +52,14 @@ public sealed class AccountEnforcer(
             try
             {
                 await ApplyAsync(database, verdict, ct);
-                AfterEachDatabase?.Invoke(database);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // Recorded and retried on the next pass; one database or engine never stops the others.
                 errors.Add($"{database.DbName}: {e.Message}");
                 logger.LogWarning("Could not bring {DbName} to {Status}: {Error}", database.DbName, verdict.DesiredStatus, e.Message);
-                db.ChangeTracker.Clear();
             }
+            AfterEachDatabase?.Invoke(database);
         }
         return errors;
     }

@@ -1,0 +1,135 @@
+using HepDb.Accounts;
+using HepDb.ApiKeys;
+using HepDb.Audit;
+using HepDb.Databases;
+using HepDb.Engines.MariaDb;
+using HepDb.Quotas;
+using HepDb.Tests.Infrastructure;
+using HepDb.Tests.Quotas;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace HepDb.Tests.Accounts;
+
+/// <summary>The suspension cascade with real clients: sessions are cut, logins and keys refused, and lifting restores
+/// exactly what was there before; a crash half-way is repaired on the next start.</summary>
+public sealed class SuspensionTests(EngineServers engines)
+{
+    [Fact]
+    public async Task Suspension_cuts_everything_and_lifting_restores_exactly_the_earlier_state()
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync(Tiers.Premium);
+        var ownerDisabledKey = await app.MintKeyAsync(account.Id, "old");
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var keys = scope.ServiceProvider.GetRequiredService<ApiKeyService>();
+            var old = (await keys.ListAsync(account.Id, CancellationToken.None)).Single(k => k.Label == "old");
+            Assert.True((await keys.DisableAsync(account.Id, old.Id, Actor.Operator, CancellationToken.None)).Ok);
+        }
+        var maria = await app.CreateDatabaseAsync(account, "mariadb");
+        var pg = await app.CreateDatabaseAsync(account, "postgres");
+        using var mariaSession = MariaDbSession.Open(maria.Host, maria.Port, maria.DbUser, maria.Password, maria.DbName, TimeSpan.FromSeconds(5));
+        await using var pgSession = new NpgsqlConnection(OverQuotaTests.TenantConnectionString(pg));
+        await pgSession.OpenAsync();
+
+        await using (var scope = app.Services.CreateAsyncScope())
+            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "abuse report #12", Actor.Operator, CancellationToken.None));
+
+        Assert.ThrowsAny<MariaDbException>(() => mariaSession.Scalar("SELECT 1"));
+        await Assert.ThrowsAnyAsync<Exception>(() => new NpgsqlCommand("SELECT 1", pgSession).ExecuteScalarAsync());
+        Assert.False((await Clients.SqlAsync(maria.ConnectionString, "SELECT 1")).Ok);
+        Assert.False((await Clients.SqlAsync(pg.ConnectionString, "SELECT 1")).Ok);
+        await ApiAssert.ErrorAsync(await account.Api.GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED");
+        await ApiAssert.ErrorAsync(await app.ApiClient(ownerDisabledKey).GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED");
+        Assert.All(await Statuses(app, account.Id), s => Assert.Equal(DatabaseStatus.Disabled, s));
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var suspension = scope.ServiceProvider.GetRequiredService<Suspension>();
+            Assert.Empty(await suspension.SuspendAsync(account.Id, "again", Actor.Operator, CancellationToken.None)); // idempotent
+            Assert.Empty(await suspension.LiftAsync(account.Id, Actor.Operator, CancellationToken.None));
+        }
+
+        await ApiAssert.OkAsync(await account.Api.GetAsync("/api/v1/db/databases"));
+        await ApiAssert.ErrorAsync(await app.ApiClient(ownerDisabledKey).GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED");
+        Assert.True((await Clients.SqlAsync(maria.ConnectionString, "CREATE TABLE back (id INT); INSERT INTO back VALUES (1);")).Ok);
+        Assert.True((await Clients.SqlAsync(pg.ConnectionString, "CREATE TABLE back (id int); INSERT INTO back VALUES (1);")).Ok);
+        Assert.All(await Statuses(app, account.Id), s => Assert.Equal(DatabaseStatus.Active, s));
+        var audit = await app.WithDbAsync(d => d.AuditLog.Where(a => a.AccountId == account.Id).Select(a => a.Action).ToListAsync());
+        Assert.Contains("account.suspended", audit);
+        Assert.Contains("account.unsuspended", audit);
+    }
+
+    [Fact]
+    public async Task Lifting_returns_an_over_quota_account_to_over_quota_not_active()
+    {
+        await using var app = new HepDbApp(engines, new() { ["Tiers:Free:StorageMb"] = "1" });
+        var account = await app.CreateAccountAsync();
+        var db = await app.CreateDatabaseAsync(account, "mariadb");
+        Assert.True((await Clients.MariaDbAsync(db.ConnectionString, "CREATE TABLE big (x TEXT); INSERT INTO big SELECT REPEAT('x', 1000) FROM seq_1_to_3000; ANALYZE TABLE big;")).Ok);
+        await OverQuotaTests.RunWatcherAsync(app);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var suspension = scope.ServiceProvider.GetRequiredService<Suspension>();
+            await suspension.SuspendAsync(account.Id, "billing", Actor.Operator, CancellationToken.None);
+            Assert.Equal(DatabaseStatus.Disabled, await OverQuotaTests.StatusAsync(app, db.Id));
+            await suspension.LiftAsync(account.Id, Actor.Operator, CancellationToken.None);
+        }
+        Assert.Equal(DatabaseStatus.OverQuota, await OverQuotaTests.StatusAsync(app, db.Id));
+        Assert.True((await Clients.MariaDbAsync(db.ConnectionString, "SELECT COUNT(*) FROM big")).Ok);
+        Assert.False((await Clients.MariaDbAsync(db.ConnectionString, "INSERT INTO big VALUES ('x')")).Ok);
+    }
+
+    [Fact]
+    public async Task A_crash_half_way_through_the_cascade_is_repaired_on_the_next_start()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), $"hepdb-crash-{Guid.NewGuid():N}");
+        try
+        {
+            CreatedDatabase maria, pg;
+            string accountId;
+            await using (var app = new HepDbApp(engines, dataDir: dataDir))
+            {
+                var account = await app.CreateAccountAsync(Tiers.Premium);
+                accountId = account.Id;
+                maria = await app.CreateDatabaseAsync(account, "mariadb");
+                pg = await app.CreateDatabaseAsync(account, "postgres");
+                AccountEnforcer.AfterEachDatabase = d => { if (d.AccountId == accountId) throw new InvalidOperationException("injected crash"); };
+                try
+                {
+                    await using var scope = app.Services.CreateAsyncScope();
+                    await Assert.ThrowsAsync<InvalidOperationException>(() =>
+                        scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(accountId, "crash test", Actor.Operator, CancellationToken.None));
+                }
+                finally
+                {
+                    AccountEnforcer.AfterEachDatabase = null;
+                }
+                // Half-way: the first database is locked, the second is not, the keys are already disabled.
+                Assert.Equal([DatabaseStatus.Disabled, DatabaseStatus.Active], await Statuses(app, accountId));
+                Assert.True((await Clients.SqlAsync(pg.ConnectionString, "SELECT 1")).Ok);
+                await ApiAssert.ErrorAsync(await account.Api.GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED");
+            }
+
+            // The next start: its first quota-watcher pass converges to the intended state.
+            await using (var restarted = new HepDbApp(engines, dataDir: dataDir))
+            {
+                _ = restarted.Services;
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while ((await Statuses(restarted, accountId)).Any(s => s != DatabaseStatus.Disabled) && DateTime.UtcNow < deadline) await Task.Delay(200);
+                Assert.All(await Statuses(restarted, accountId), s => Assert.Equal(DatabaseStatus.Disabled, s));
+            }
+            Assert.False((await Clients.SqlAsync(maria.ConnectionString, "SELECT 1")).Ok);
+            Assert.False((await Clients.SqlAsync(pg.ConnectionString, "SELECT 1")).Ok);
+        }
+        finally
+        {
+            try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static Task<List<string>> Statuses(HepDbApp app, string accountId) =>
+        app.WithDbAsync(d => d.Databases.Where(x => x.AccountId == accountId).OrderBy(x => x.CreatedAt).Select(x => x.Status).ToListAsync());
+}
