@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Text;
+using System.Text.Json.Nodes;
+using HepDb.Engines;
+using HepDb.Engines.Mongo;
+using HepDb.Hosting;
+using Xunit;
+
+namespace HepDb.Tests.Mongo;
+
+/// <summary>
+/// Failure paths through the real driver (libmongoc): no server at all, a refused login (the fake refuses every
+/// <c>saslStart</c>, which is what a real server answers to a wrong password), and a command error mid-operation.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class MongoDriverFailureTests
+{
+    private static readonly TenantSpec Spec = new("ug_0a1b2c3d4e_1", "dug_0a1b2c3d4e_1", "Pw0123456789abcdefghijklmnop", 10);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static MongoAdapter Adapter(int port, string? adminPassword = null) => new(new EngineServerOptions
+    {
+        Host = "127.0.0.1",
+        Port = port,
+        AdminUser = "hepdb_admin",
+        AdminPassword = adminPassword,
+        ConnectTimeout = TimeSpan.FromSeconds(1),
+    });
+
+    /// <summary>A port nobody listens on: bound once by the OS, then released.</summary>
+    private static int UnusedPort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    [Fact]
+    public async Task Nothing_listening_is_EngineUnavailable_before_any_change_within_the_timeout()
+    {
+        var adapter = Adapter(UnusedPort());
+        var sw = Stopwatch.StartNew();
+
+        var e = await Assert.ThrowsAsync<EngineUnavailableException>(() => adapter.CreateTenantAsync(Spec, Ct));
+
+        sw.Stop();
+        Assert.True(e.BeforeAnyChange);
+        Assert.Equal(EngineKind.Mongo, e.Engine);
+        Assert.Contains("No suitable servers", e.Message);
+        // ConnectTimeout is 1 s: serverSelectionTimeoutMS bounds the wait, not the 30 s driver default.
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(4), $"took {sw.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Nothing_listening_makes_the_probe_report_down_instead_of_throwing()
+    {
+        var probe = await Adapter(UnusedPort()).ProbeAsync(Ct);
+
+        Assert.False(probe.Up);
+        Assert.Null(probe.Version);
+        Assert.Contains("No suitable servers", probe.Error);
+    }
+
+    [Fact]
+    public async Task Every_admin_operation_fails_unavailable_when_nothing_listens()
+    {
+        var adapter = Adapter(UnusedPort());
+        Func<Task>[] operations =
+        [
+            () => adapter.DropTenantAsync(Spec.DbName, Spec.User, Ct),
+            () => adapter.SetPasswordAsync(Spec.User, "x", Ct),
+            () => adapter.LockAsync(Spec, Ct),
+            () => adapter.UnlockAsync(Spec, false, Ct),
+            () => adapter.SetWritesBlockedAsync(Spec, true, Ct),
+            () => adapter.MeasureSizesAsync(Ct),
+            () => adapter.ListTenantObjectsAsync(Ct),
+        ];
+        foreach (var op in operations)
+            Assert.True((await Assert.ThrowsAsync<EngineUnavailableException>(op)).BeforeAnyChange);
+    }
+
+    [Fact]
+    public async Task A_refused_admin_login_is_EngineUnavailable_before_any_change_and_sends_nothing_else()
+    {
+        await using var fake = new FakeMongoWireServer();
+        var adapter = Adapter(fake.Port, adminPassword: "wrong-admin-password");
+
+        var e = await Assert.ThrowsAsync<EngineUnavailableException>(() => adapter.CreateTenantAsync(Spec, Ct));
+
+        Assert.True(e.BeforeAnyChange);
+        Assert.Contains("admin login was refused", e.Message);
+        Assert.DoesNotContain("wrong-admin-password", e.ToString());
+        Assert.Contains(fake.Received, c => c.Name == "saslStart");
+        Assert.Empty(fake.Commands);
+    }
+
+    [Fact]
+    public async Task A_refused_tenant_login_is_EngineCommandException_18_and_uses_SCRAM_SHA_256_against_admin()
+    {
+        await using var fake = new FakeMongoWireServer();
+        var adapter = Adapter(fake.Port);
+
+        var e = await Assert.ThrowsAsync<EngineCommandException>(() =>
+            adapter.ScalarAsTenantAsync(Spec.DbName, Spec.User, Spec.Password, """{"ping":1}""", Ct));
+
+        Assert.Equal("18", e.Code);
+        Assert.DoesNotContain(Spec.Password, e.ToString());
+        // The login went to admin (authSource=admin) with SCRAM-SHA-256 as this user.
+        var sasl = Assert.Single(fake.Received, c => c.Name == "saslStart");
+        Assert.Equal("admin", sasl.Database);
+        Assert.Equal("SCRAM-SHA-256", sasl.Document["mechanism"]!.GetValue<string>());
+        var payload = Encoding.UTF8.GetString(Convert.FromBase64String(sasl.Document["payload"]!["$binary"]!["base64"]!.GetValue<string>()));
+        Assert.StartsWith($"n,,n={Spec.User},r=", payload);
+    }
+
+    [Fact]
+    public async Task A_command_error_after_changes_began_is_EngineCommandException_not_unavailable()
+    {
+        await using var fake = new FakeMongoWireServer();
+        fake.ScriptError("killAllSessionsByPattern", 13, "Unauthorized", "not authorized on admin to execute command");
+        var adapter = Adapter(fake.Port);
+
+        var e = await Assert.ThrowsAsync<EngineCommandException>(() => adapter.LockAsync(Spec, Ct));
+
+        Assert.Equal("13", e.Code);
+        Assert.Equal(["updateUser", "killAllSessionsByPattern"], fake.Commands.Select(c => c.Name).ToArray());
+    }
+
+    [Fact]
+    public async Task A_server_that_hangs_up_mid_operation_is_EngineUnavailable_after_a_change_may_have_happened()
+    {
+        await using var fake = new FakeMongoWireServer();
+        fake.Script("updateUser", _ => throw new IOException("fake: drop the connection"));
+        var adapter = Adapter(fake.Port);
+
+        var e = await Assert.ThrowsAsync<EngineUnavailableException>(() => adapter.SetPasswordAsync(Spec.User, "x", Ct));
+
+        Assert.False(e.BeforeAnyChange);
+    }
+
+    [Fact]
+    public async Task Session_replies_are_relaxed_extended_json()
+    {
+        await using var fake = new FakeMongoWireServer();
+        fake.Script("count", new JsonObject { ["n"] = 5_000_000_000L, ["small"] = 3, ["ok"] = 1.0 });
+        using var s = MongoClientSession.Open(new MongoEndpoint("127.0.0.1", fake.Port, null, null, TimeSpan.FromSeconds(1)));
+
+        var reply = s.RunJson("ug_x_1", """{"count":"c"}""");
+
+        Assert.Equal(5_000_000_000L, reply["n"]!.GetValue<long>());
+        Assert.Equal(3, reply["small"]!.GetValue<int>());
+        var received = Assert.Single(fake.Commands);
+        Assert.Equal("ug_x_1", received.Database);
+    }
+}
