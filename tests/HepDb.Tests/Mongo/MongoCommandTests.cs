@@ -289,3 +289,33 @@ public sealed class MongoCommandTests : IAsyncLifetime
         Assert.Empty(_fake.Commands);
     }
 }
+
+/// <summary>How a tenant command's reply becomes ScalarAsTenantAsync's string (pure parsing, no server).</summary>
+[SupportedOSPlatform("linux")]
+public sealed class MongoScalarReplyTests
+{
+    private static JsonObject Reply(string json) => JsonNode.Parse(json)!.AsObject();
+
+    [Fact]
+    public void Cursor_replies_give_the_first_document_or_null()
+    {
+        Assert.Equal("""{"_id":1,"v":"one"}""",
+            MongoAdapter.ScalarFromReply(Reply("""{"cursor":{"firstBatch":[{"_id":1,"v":"one"},{"_id":2}],"id":0,"ns":"d.c"},"ok":1.0}""")));
+        Assert.Null(MongoAdapter.ScalarFromReply(Reply("""{"cursor":{"firstBatch":[],"id":0,"ns":"d.c"},"ok":1.0}""")));
+    }
+
+    [Fact]
+    public void Write_replies_give_n_and_write_errors_are_refusals_with_their_code()
+    {
+        Assert.Equal("2", MongoAdapter.ScalarFromReply(Reply("""{"n":2,"ok":1.0}""")));
+        var e = Assert.Throws<EngineCommandException>(() => MongoAdapter.ScalarFromReply(
+            Reply("""{"n":0,"writeErrors":[{"index":0,"code":11000,"errmsg":"E11000 duplicate key error"}],"ok":1.0}""")));
+        Assert.Equal("11000", e.Code);
+    }
+
+    [Fact]
+    public void Other_replies_are_returned_whole()
+    {
+        Assert.Equal("""{"ok":1}""", MongoAdapter.ScalarFromReply(Reply("""{"ok":1}""")));
+    }
+}

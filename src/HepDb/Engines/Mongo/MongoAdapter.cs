@@ -32,6 +32,8 @@ public sealed class MongoAdapter(EngineServerOptions server) : IEngineAdapter
     public const int RoleNotFound = 31;
     public const int UserAlreadyExists = 51003;
     public const int RoleAlreadyExists = 51002;
+    /// <summary>What servers before 4.4 answered for an existing user or role.</summary>
+    public const int DuplicateKey = 11000;
 
     public EngineKind Kind => EngineKind.Mongo;
     public EngineServerOptions Server { get; } = server;
@@ -67,7 +69,7 @@ public sealed class MongoAdapter(EngineServerOptions server) : IEngineAdapter
                 ["mechanisms"] = Mechanisms(),
             });
         }
-        catch (MongoException e) when (e.IsServerError && e.Code == UserAlreadyExists)
+        catch (MongoException e) when (e.IsServerError && e.Code is UserAlreadyExists or DuplicateKey)
         {
             s.Run("admin", UpdateUser(user, spec.Password, NormalRoles(spec.DbName)));
         }
@@ -181,19 +183,25 @@ public sealed class MongoAdapter(EngineServerOptions server) : IEngineAdapter
                 {
                     Mechanism = Mechanism,
                 });
-                var reply = s.RunJson(Require(dbName), sql);
-                if (reply["cursor"]?["firstBatch"] is JsonArray batch)
-                    return batch.Count > 0 ? batch[0]?.ToJsonString() : null;
-                if (reply["n"] is { } n && reply["writeErrors"] is null) return n.ToJsonString();
-                if (reply["writeErrors"] is JsonArray { Count: > 0 } errors && errors[0] is JsonObject first)
-                    throw new EngineCommandException(Kind, first["code"]?.ToString() ?? "?", first["errmsg"]?.ToString() ?? "write error");
-                return reply.ToJsonString();
+                return ScalarFromReply(s.RunJson(Require(dbName), sql));
             }
             catch (MongoException e)
             {
                 throw Translate(e);
             }
         }, ct);
+
+    /// <summary>See <see cref="ScalarAsTenantAsync"/>. A write command that answered ok:1 with per-document
+    /// <c>writeErrors</c> (e.g. a duplicate key) is a refusal too, with the first error's code.</summary>
+    internal static string? ScalarFromReply(JsonObject reply)
+    {
+        if (reply["writeErrors"] is JsonArray { Count: > 0 } errors && errors[0] is JsonObject first)
+            throw new EngineCommandException(EngineKind.Mongo, first["code"]?.ToString() ?? "?", first["errmsg"]?.ToString() ?? "write error");
+        if (reply["cursor"]?["firstBatch"] is JsonArray batch)
+            return batch.Count > 0 ? batch[0]?.ToJsonString() : null;
+        if (reply["n"] is JsonValue n) return n.ToJsonString();
+        return reply.ToJsonString();
+    }
 
     /// <summary><c>mongodb://USER:PASSWORD@HOST:PORT/DBNAME?authSource=admin</c> (SPEC §2). Passwords are [A-Za-z0-9] and
     /// names [a-z0-9_], so nothing needs percent-encoding.</summary>
@@ -240,7 +248,7 @@ public sealed class MongoAdapter(EngineServerOptions server) : IEngineAdapter
         {
             s.Run(db, new JsonObject { ["createRole"] = CleanupRole, ["privileges"] = Privileges(), ["roles"] = new JsonArray() });
         }
-        catch (MongoException e) when (e.IsServerError && e.Code == RoleAlreadyExists)
+        catch (MongoException e) when (e.IsServerError && e.Code is RoleAlreadyExists or DuplicateKey)
         {
             s.Run(db, new JsonObject { ["updateRole"] = CleanupRole, ["privileges"] = Privileges(), ["roles"] = new JsonArray() });
         }
