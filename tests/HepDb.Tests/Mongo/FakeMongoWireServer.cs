@@ -14,8 +14,10 @@ namespace HepDb.Tests.Mongo;
 /// <para>What it speaks: the legacy OP_QUERY (2004) handshake that libmongoc sends first, answered with OP_REPLY (1),
 /// then OP_MSG (2013) for everything else (it announces maxWireVersion 17, i.e. MongoDB 6.0). It records every command
 /// document, answers <c>hello</c>/<c>isMaster</c> itself, and answers anything else with <c>{ok:1}</c> unless a reply
-/// was scripted with <see cref="Script(string, Func{ReceivedCommand, JsonObject})"/>. It never accepts a login:
-/// <c>saslStart</c> is refused with AuthenticationFailed (18), as a real server does for a wrong password. It does not
+/// was scripted with <see cref="Script(string, Func{ReceivedCommand, JsonObject})"/>. Logins (SCRAM-SHA-256 only) succeed
+/// only for users registered with <see cref="AcceptLogin"/> and the right password, checked by <see cref="FakeScramSha256"/>;
+/// anything else is refused with AuthenticationFailed (18), as a real server does. Once logged in, nothing is
+/// authorised or refused: the fake has no privileges at all. It does not
 /// announce logical sessions, so the driver sends no <c>lsid</c> and no <c>endSessions</c>.</para>
 /// </summary>
 internal sealed class FakeMongoWireServer : IAsyncDisposable
@@ -47,6 +49,7 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
     private readonly Dictionary<string, Func<ReceivedCommand, JsonObject>> _scripts = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<TcpClient> _clients = [];
     private readonly Task _acceptLoop;
+    private readonly FakeScramSha256 _scram = new();
     private int _connectionIds;
 
     public FakeMongoWireServer()
@@ -72,6 +75,9 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
         lock (_received) _received.Clear();
     }
 
+    /// <summary>Lets <paramref name="user"/> log in (SCRAM-SHA-256) with exactly <paramref name="password"/>.</summary>
+    public void AcceptLogin(string user, string password) => _scram.Accept(user, password);
+
     /// <summary>Scripts the reply to every later <paramref name="command"/> (case-insensitive name).</summary>
     public void Script(string command, Func<ReceivedCommand, JsonObject> reply)
     {
@@ -93,8 +99,8 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
         lock (_scripts) _scripts.TryGetValue(cmd.Name, out script);
         if (script is not null) return script(cmd);
         if (Handshake.Contains(cmd.Name)) return HandshakeReply(cmd);
-        if (cmd.Name.Equals("saslStart", StringComparison.OrdinalIgnoreCase))
-            return Error(18, "AuthenticationFailed", "Authentication failed.");
+        if (cmd.Name.Equals("saslStart", StringComparison.OrdinalIgnoreCase)) return _scram.Start(cmd.Document);
+        if (cmd.Name.Equals("saslContinue", StringComparison.OrdinalIgnoreCase)) return _scram.Continue(cmd.Document);
         return new JsonObject { ["ok"] = 1.0 };
     }
 

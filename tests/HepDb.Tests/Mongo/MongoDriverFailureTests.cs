@@ -12,8 +12,9 @@ using Xunit;
 namespace HepDb.Tests.Mongo;
 
 /// <summary>
-/// Failure paths through the real driver (libmongoc): no server at all, a refused login (the fake refuses every
-/// <c>saslStart</c>, which is what a real server answers to a wrong password), and a command error mid-operation.
+/// Failure paths through the real driver (libmongoc): no server at all, refused logins (the fake runs the server side
+/// of SCRAM-SHA-256 for users a test registered, and refuses unknown users and wrong proofs with AuthenticationFailed
+/// as a real server does), a command error and a dropped connection mid-operation.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class MongoDriverFailureTests
@@ -117,6 +118,39 @@ public sealed class MongoDriverFailureTests
         Assert.Equal("SCRAM-SHA-256", sasl.Document["mechanism"]!.GetValue<string>());
         var payload = Encoding.UTF8.GetString(Convert.FromBase64String(sasl.Document["payload"]!["$binary"]!["base64"]!.GetValue<string>()));
         Assert.StartsWith($"n,,n={Spec.User},r=", payload);
+    }
+
+    [Fact]
+    public async Task A_tenant_login_with_the_right_password_runs_the_command_on_its_database()
+    {
+        await using var fake = new FakeMongoWireServer();
+        fake.AcceptLogin(Spec.User, Spec.Password);
+        fake.Script("find", new JsonObject
+        {
+            ["cursor"] = new JsonObject { ["firstBatch"] = new JsonArray(new JsonObject { ["_id"] = 1, ["v"] = "one" }), ["id"] = 0, ["ns"] = "ug_0a1b2c3d4e_1.c" },
+            ["ok"] = 1.0,
+        });
+
+        var first = await Adapter(fake.Port).ScalarAsTenantAsync(Spec.DbName, Spec.User, Spec.Password, """{"find":"c","filter":{"_id":1}}""", Ct);
+
+        Assert.Equal("""{"_id":1,"v":"one"}""", first);
+        Assert.Equal(["isMaster", "saslStart", "saslContinue", "ping", "find"], fake.Received.Select(c => c.Name).ToArray());
+        Assert.Equal("ug_0a1b2c3d4e_1: {\"find\":\"c\",\"filter\":{\"_id\":1}}", fake.Commands.Single().ToString());
+    }
+
+    [Fact]
+    public async Task A_tenant_login_with_a_wrong_password_fails_the_SCRAM_proof_with_18()
+    {
+        await using var fake = new FakeMongoWireServer();
+        fake.AcceptLogin(Spec.User, "the-current-password");
+
+        var e = await Assert.ThrowsAsync<EngineCommandException>(() =>
+            Adapter(fake.Port).ScalarAsTenantAsync(Spec.DbName, Spec.User, "an-old-password", """{"ping":1}""", Ct));
+
+        Assert.Equal("18", e.Code);
+        // Refused at the proof (saslContinue), not for an unknown user.
+        Assert.Contains(fake.Received, c => c.Name == "saslContinue");
+        Assert.Empty(fake.Commands);
     }
 
     [Fact]
