@@ -48,7 +48,7 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
     private readonly List<ReceivedCommand> _received = [];
     private readonly Dictionary<string, Func<ReceivedCommand, JsonObject>> _scripts = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<TcpClient> _clients = [];
-    private readonly Task _acceptLoop;
+    private readonly Thread _acceptLoop;
     private readonly FakeScramSha256 _scram = new();
     private int _connectionIds;
 
@@ -56,7 +56,8 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
     {
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _acceptLoop = Task.Run(AcceptLoopAsync);
+        _acceptLoop = new Thread(AcceptLoop) { IsBackground = true, Name = "FakeMongoWireServer accept" };
+        _acceptLoop.Start();
     }
 
     public int Port { get; }
@@ -123,25 +124,28 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
         return reply;
     }
 
-    private async Task AcceptLoopAsync()
+    /// <summary>The fake runs on its own threads with blocking I/O, not on the thread pool: the adapter under test blocks
+    /// pool threads inside libmongoc while it waits for this server, and with many tests in parallel a pool-based fake
+    /// would starve and time out.</summary>
+    private void AcceptLoop()
     {
         while (!_stop.IsCancellationRequested)
         {
             TcpClient client;
             try
             {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                client = _listener.AcceptTcpClient();
             }
             catch (Exception) when (_stop.IsCancellationRequested)
             {
                 return;
             }
             lock (_clients) _clients.Add(client);
-            _ = Task.Run(() => ServeAsync(client));
+            new Thread(() => Serve(client)) { IsBackground = true, Name = "FakeMongoWireServer connection" }.Start();
         }
     }
 
-    private async Task ServeAsync(TcpClient client)
+    private void Serve(TcpClient client)
     {
         try
         {
@@ -150,12 +154,12 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
             var header = new byte[16];
             while (!_stop.IsCancellationRequested)
             {
-                await stream.ReadExactlyAsync(header, _stop.Token);
+                stream.ReadExactly(header);
                 var length = BinaryPrimitives.ReadInt32LittleEndian(header);
                 var requestId = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
                 var opCode = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
                 var body = new byte[length - 16];
-                await stream.ReadExactlyAsync(body, _stop.Token);
+                stream.ReadExactly(body);
 
                 byte[]? response = opCode switch
                 {
@@ -163,17 +167,12 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
                     2013 => HandleMsg(body, requestId),
                     _ => throw new InvalidDataException($"FakeMongoWireServer: unsupported opcode {opCode}"),
                 };
-                if (response is not null) await stream.WriteAsync(response, _stop.Token);
+                if (response is not null) stream.Write(response);
             }
         }
-        catch (Exception) when (_stop.IsCancellationRequested)
+        catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException or SocketException)
         {
-        }
-        catch (EndOfStreamException)
-        {
-        }
-        catch (IOException)
-        {
+            // The client hung up, the test ended, or a script threw IOException to drop the connection on purpose.
         }
     }
 
@@ -262,13 +261,7 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
         _listener.Stop();
         lock (_clients)
             foreach (var c in _clients) c.Dispose();
-        try
-        {
-            await _acceptLoop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        _acceptLoop.Join(TimeSpan.FromSeconds(5));
         _stop.Dispose();
     }
 }

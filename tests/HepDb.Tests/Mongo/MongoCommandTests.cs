@@ -38,7 +38,7 @@ public sealed class MongoCommandTests : IAsyncLifetime
             Host = "127.0.0.1",
             Port = _fake.Port,
             AdminUser = "hepdb_admin",
-            ConnectTimeout = TimeSpan.FromSeconds(2),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
             PublicHost = "db.example.test",
             PublicPort = 27017,
         });

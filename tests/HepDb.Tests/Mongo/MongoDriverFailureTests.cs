@@ -23,13 +23,13 @@ public sealed class MongoDriverFailureTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static MongoAdapter Adapter(int port, string? adminPassword = null) => new(new EngineServerOptions
+    private static MongoAdapter Adapter(int port, string? adminPassword = null, double timeoutSeconds = 5) => new(new EngineServerOptions
     {
         Host = "127.0.0.1",
         Port = port,
         AdminUser = "hepdb_admin",
         AdminPassword = adminPassword,
-        ConnectTimeout = TimeSpan.FromSeconds(1),
+        ConnectTimeout = TimeSpan.FromSeconds(timeoutSeconds),
     });
 
     /// <summary>A port nobody listens on: bound once by the OS, then released.</summary>
@@ -45,7 +45,7 @@ public sealed class MongoDriverFailureTests
     [Fact]
     public async Task Nothing_listening_is_EngineUnavailable_before_any_change_within_the_timeout()
     {
-        var adapter = Adapter(UnusedPort());
+        var adapter = Adapter(UnusedPort(), timeoutSeconds: 1);
         var sw = Stopwatch.StartNew();
 
         var e = await Assert.ThrowsAsync<EngineUnavailableException>(() => adapter.CreateTenantAsync(Spec, Ct));
@@ -61,7 +61,7 @@ public sealed class MongoDriverFailureTests
     [Fact]
     public async Task Nothing_listening_makes_the_probe_report_down_instead_of_throwing()
     {
-        var probe = await Adapter(UnusedPort()).ProbeAsync(Ct);
+        var probe = await Adapter(UnusedPort(), timeoutSeconds: 1).ProbeAsync(Ct);
 
         Assert.False(probe.Up);
         Assert.Null(probe.Version);
@@ -71,7 +71,7 @@ public sealed class MongoDriverFailureTests
     [Fact]
     public async Task Every_admin_operation_fails_unavailable_when_nothing_listens()
     {
-        var adapter = Adapter(UnusedPort());
+        var adapter = Adapter(UnusedPort(), timeoutSeconds: 1);
         Func<Task>[] operations =
         [
             () => adapter.DropTenantAsync(Spec.DbName, Spec.User, Ct),
@@ -183,7 +183,7 @@ public sealed class MongoDriverFailureTests
     {
         await using var fake = new FakeMongoWireServer();
         fake.Script("count", new JsonObject { ["n"] = 5_000_000_000L, ["small"] = 3, ["ok"] = 1.0 });
-        using var s = MongoClientSession.Open(new MongoEndpoint("127.0.0.1", fake.Port, null, null, TimeSpan.FromSeconds(1)));
+        using var s = MongoClientSession.Open(new MongoEndpoint("127.0.0.1", fake.Port, null, null, TimeSpan.FromSeconds(5)));
 
         var reply = s.RunJson("ug_x_1", """{"count":"c"}""");
 
@@ -191,5 +191,40 @@ public sealed class MongoDriverFailureTests
         Assert.Equal(3, reply["small"]!.GetValue<int>());
         var received = Assert.Single(fake.Commands);
         Assert.Equal("ug_x_1", received.Database);
+    }
+}
+
+/// <summary>Bootstrapping the admin user of a private local mongod (localhost exception), against the fake.</summary>
+[SupportedOSPlatform("linux")]
+public sealed class MongoLocalAdminTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static EngineServerOptions Server(int port) => new()
+    {
+        Host = "127.0.0.1", Port = port, AdminUser = "hepdb_admin", AdminPassword = "AdminPw0123456789", ConnectTimeout = TimeSpan.FromSeconds(5),
+    };
+
+    [Fact]
+    public async Task Creates_the_admin_user_unauthenticated_when_its_login_is_refused()
+    {
+        await using var fake = new FakeMongoWireServer();
+
+        await MongoAdapter.EnsureLocalAdminAsync(Server(fake.Port), Ct);
+
+        var sent = Assert.Single(fake.Commands);
+        Assert.Equal("""admin: {"createUser":"hepdb_admin","pwd":"AdminPw0123456789","roles":[{"role":"root","db":"admin"}],"mechanisms":["SCRAM-SHA-256"]}""",
+            sent.ToString());
+    }
+
+    [Fact]
+    public async Task Sends_nothing_when_the_admin_login_already_works()
+    {
+        await using var fake = new FakeMongoWireServer();
+        fake.AcceptLogin("hepdb_admin", "AdminPw0123456789");
+
+        await MongoAdapter.EnsureLocalAdminAsync(Server(fake.Port), Ct);
+
+        Assert.Empty(fake.Commands);
     }
 }

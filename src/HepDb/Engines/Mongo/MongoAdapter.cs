@@ -209,6 +209,42 @@ public sealed class MongoAdapter(EngineServerOptions server) : IEngineAdapter
         $"mongodb://{user}:{password}@{Server.EffectivePublicHost}:{Server.EffectivePublicPort}/{dbName}?authSource=admin"
         + (string.IsNullOrEmpty(Server.ConnectionStringParameters) ? "" : "&" + Server.ConnectionStringParameters.TrimStart('&', '?'));
 
+    /// <summary>
+    /// For a private local <c>mongod --auth</c> (LocalEngineServers): makes sure the admin user exists with the configured
+    /// password. If the admin login already works nothing is sent; otherwise the user is created with <c>root</c> on
+    /// <c>admin</c> through MongoDB's localhost exception, which allows exactly one unauthenticated createUser on a
+    /// server that has no users yet. On a server that already has users this fails (Unauthorized), as it should.
+    /// </summary>
+    public static Task EnsureLocalAdminAsync(EngineServerOptions server, CancellationToken ct) => Task.Run(() =>
+    {
+        var adapter = new MongoAdapter(server);
+        var admin = adapter.AdminEndpoint();
+        if (admin.User is null) return;
+        try
+        {
+            using var _ = Open(admin);
+            return;
+        }
+        catch (MongoException e) when (e.IsAuthenticationFailure)
+        {
+        }
+        try
+        {
+            using var s = Open(admin with { User = null, Password = null });
+            s.Run("admin", new JsonObject
+            {
+                ["createUser"] = admin.User,
+                ["pwd"] = admin.Password,
+                ["roles"] = new JsonArray(new JsonObject { ["role"] = "root", ["db"] = "admin" }),
+                ["mechanisms"] = Mechanisms(),
+            });
+        }
+        catch (MongoException e)
+        {
+            throw adapter.Translate(e);
+        }
+    }, ct);
+
     internal static JsonArray NormalRoles(string db) =>
     [
         new JsonObject { ["role"] = "readWrite", ["db"] = Require(db) },
