@@ -57,6 +57,7 @@ public static class ServiceSetup
         s.AddSingleton(sp => SecretBox.Create(sp.GetRequiredService<IOptions<SecretsOptions>>(), sp.GetRequiredService<IOptions<HepDbOptions>>()));
         s.AddSingleton<IEngineAdapterFactory, MariaDbAdapterFactory>();
         s.AddSingleton<IEngineAdapterFactory, PostgresAdapterFactory>();
+        s.AddSingleton<IEngineAdapterFactory, MongoAdapterFactory>();
         s.AddSingleton<EngineRegistry>();
         s.AddScoped<AccountService>();
         s.AddScoped<ApiKeyService>();
