@@ -10,6 +10,11 @@ namespace HepDb.Tests.Foundation;
 /// </summary>
 public sealed class LocalEnginesTests
 {
+    /// <summary>What the HepDb processes printed, shown when the test fails.</summary>
+    private static readonly List<string> Output = [];
+
+    private static string Printed() { lock (Output) return string.Join('\n', Output.TakeLast(40)); }
+
     [Fact]
     public async Task Engines_start_keep_data_and_never_outlive_HepDb()
     {
@@ -56,8 +61,8 @@ public sealed class LocalEnginesTests
         psi.Environment["Engines__Mongo__Enabled"] = "false";
         psi.Environment["Engines__LocalDurable"] = "false";
         var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;
@@ -69,7 +74,7 @@ public sealed class LocalEnginesTests
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed < TimeSpan.FromSeconds(120))
         {
-            Assert.False(hepdb.HasExited, "HepDb exited during start");
+            Assert.False(hepdb.HasExited, $"HepDb exited during start:\n{Printed()}");
             try
             {
                 var r = await http.GetAsync($"http://127.0.0.1:{port}/readyz");
@@ -78,7 +83,7 @@ public sealed class LocalEnginesTests
             catch (HttpRequestException) { }
             await Task.Delay(200);
         }
-        Assert.Fail("HepDb did not become ready within 120 s");
+        Assert.Fail($"HepDb did not become ready within 120 s:\n{Printed()}");
     }
 
     private static MariaDbSession AdminSession(string dataDir, int port) =>
@@ -103,7 +108,7 @@ public sealed class LocalEnginesTests
         var sw = Stopwatch.StartNew();
         while (!condition())
         {
-            Assert.True(sw.Elapsed < timeout, failure);
+            Assert.True(sw.Elapsed < timeout, $"{failure}\n{Printed()}");
             await Task.Delay(100);
         }
     }

@@ -1,4 +1,3 @@
-using System.Runtime.Versioning;
 using System.Text.Json.Nodes;
 using HepDb.Engines;
 using HepDb.Engines.Mongo;
@@ -12,7 +11,6 @@ namespace HepDb.Tests.Mongo;
 /// (libmongoc) against <see cref="FakeMongoWireServer"/>. These tests pin HepDb's side of the conversation only; whether
 /// a real mongod does what the commands intend is covered by <see cref="MongoRealServerTests"/> when a server is set.
 /// </summary>
-[SupportedOSPlatform("linux")]
 public sealed class MongoCommandTests : IAsyncLifetime
 {
     private const string Db = "ug_0a1b2c3d4e_2";
@@ -291,7 +289,6 @@ public sealed class MongoCommandTests : IAsyncLifetime
 }
 
 /// <summary>How a tenant command's reply becomes ScalarAsTenantAsync's string (pure parsing, no server).</summary>
-[SupportedOSPlatform("linux")]
 public sealed class MongoScalarReplyTests
 {
     private static JsonObject Reply(string json) => JsonNode.Parse(json)!.AsObject();

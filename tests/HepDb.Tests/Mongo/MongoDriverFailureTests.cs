@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.Versioning;
 using System.Text;
 using System.Text.Json.Nodes;
 using HepDb.Engines;
@@ -16,7 +15,6 @@ namespace HepDb.Tests.Mongo;
 /// of SCRAM-SHA-256 for users a test registered, and refuses unknown users and wrong proofs with AuthenticationFailed
 /// as a real server does), a command error and a dropped connection mid-operation.
 /// </summary>
-[SupportedOSPlatform("linux")]
 public sealed class MongoDriverFailureTests
 {
     private static readonly TenantSpec Spec = new("ug_0a1b2c3d4e_1", "dug_0a1b2c3d4e_1", "Pw0123456789abcdefghijklmnop", 10);
@@ -195,7 +193,6 @@ public sealed class MongoDriverFailureTests
 }
 
 /// <summary>Bootstrapping the admin user of a private local mongod (localhost exception), against the fake.</summary>
-[SupportedOSPlatform("linux")]
 public sealed class MongoLocalAdminTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -1,4 +1,3 @@
-using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using HepDb.Engines;
 using HepDb.Engines.Mongo;
@@ -13,7 +12,6 @@ namespace HepDb.Tests.Mongo;
 /// <c>mongodb://hepdb_admin:secret@127.0.0.1:27017/?authSource=admin</c> for a user with the <c>root</c> role on a mongod
 /// started with <c>--auth</c>. Without it they are reported as SKIPPED with the reason, never as passed.
 /// </summary>
-[SupportedOSPlatform("linux")]
 public sealed class MongoRealServerTests
 {
     public const string UriVariable = "HEPDB_TEST_MONGO_URI";

@@ -187,6 +187,7 @@ public sealed class LocalEngineServers(string dataDir, EnginesOptions engines, I
         _running.Add(SupervisedProcess.Start("mongod", "TERM", Path.Combine(dir, "server.log"),
             [mongod, "--auth", "--bind_ip", "127.0.0.1", "--port", o.Port.ToString(), "--dbpath", data]));
         await WaitUntilAsync("MongoDB", () => TryTcp(o.Port), ct);
+        await HepDb.Engines.Mongo.MongoAdapter.EnsureLocalAdminAsync(o, ct); // through the localhost exception, first start only
         logger.LogInformation("MongoDB: listening on 127.0.0.1:{Port}", o.Port);
     }
 
