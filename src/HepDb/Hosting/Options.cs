@@ -10,9 +10,6 @@ public sealed class HepDbOptions
     /// <summary>The data folder. Default: <c>./data</c> relative to the working directory.</summary>
     [Required] public string DataDir { get; set; } = "data";
 
-    /// <summary>The public URL of the dashboard and API, printed at start. Default: the first Kestrel address.</summary>
-    public string? PublicUrl { get; set; }
-
     public string ResolveDataDir() => Path.GetFullPath(DataDir);
 }
 
