@@ -1,4 +1,5 @@
 using HepDb.Data;
+using HepDb.Hosting;
 using HepDb.Engines;
 using HepDb.Security;
 using Microsoft.EntityFrameworkCore;
@@ -28,33 +29,20 @@ public sealed record ReconcileReport(int RolledBack, int Deleted, int RotationsF
 /// </summary>
 public sealed class Reconciler(
     IServiceScopeFactory scopes, EngineRegistry engines, TimeProvider time, IOptions<ReconcilerOptions> options,
-    ILogger<Reconciler> logger) : BackgroundService
+    ILogger<Reconciler> logger) : PeriodicJob(time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.Interval, time);
-        do
-        {
-            try
-            {
-                await RunOnceAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogError(e, "Reconciler pass failed");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => options.Value.Interval;
+
+    protected override Task RunPassAsync(CancellationToken ct) => RunOnceAsync(ct);
 
     public async Task<ReconcileReport?> RunOnceAsync(CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
-        if (!await Leases.TryAcquireAsync(db, "reconciler", options.Value.Interval * 2, time, ct)) return null;
+        if (!await Leases.TryAcquireAsync(db, "reconciler", options.Value.Interval * 2, Time, ct)) return null;
         var service = scope.ServiceProvider.GetRequiredService<DatabaseService>();
         var box = scope.ServiceProvider.GetRequiredService<SecretBox>();
-        var stale = time.GetUtcNow().UtcDateTime - options.Value.StaleAfter;
+        var stale = Time.GetUtcNow().UtcDateTime - options.Value.StaleAfter;
         var errors = new List<string>();
         int rolledBack = 0, deleted = 0, rotations = 0, orphans = 0;
 
@@ -95,7 +83,7 @@ public sealed class Reconciler(
                     var dbName = TenantNames.DatabaseName(adapter.Kind, slug, slot);
                     var user = TenantNames.UserName(adapter.Kind, slug, slot);
                     if (known.Contains(dbName) || known.Contains(user)) continue;
-                    logger.LogWarning("Dropping orphan {DbName}/{User} on {Engine}: no record", dbName, user, adapter.Kind);
+                    Logger.LogWarning("Dropping orphan {DbName}/{User} on {Engine}: no record", dbName, user, adapter.Kind);
                     await adapter.DropTenantAsync(dbName, user, ct);
                     orphans++;
                 }
@@ -104,7 +92,7 @@ public sealed class Reconciler(
 
         var report = new ReconcileReport(rolledBack, deleted, rotations, orphans, errors);
         if (rolledBack + deleted + rotations + orphans > 0 || errors.Count > 0)
-            logger.LogInformation("Reconciler: {RolledBack} rolled back, {Deleted} deleted, {Rotations} rotations finished, {Orphans} orphans dropped, {Errors} errors",
+            Logger.LogInformation("Reconciler: {RolledBack} rolled back, {Deleted} deleted, {Rotations} rotations finished, {Orphans} orphans dropped, {Errors} errors",
                 rolledBack, deleted, rotations, orphans, errors.Count);
         return report;
     }
@@ -125,7 +113,7 @@ public sealed class Reconciler(
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
             errors.Add($"{engine}: {e.Message}");
-            logger.LogWarning("Reconciler: {Engine}: {Error}", engine, e.Message);
+            Logger.LogWarning("Reconciler: {Engine}: {Error}", engine, e.Message);
             return false;
         }
     }

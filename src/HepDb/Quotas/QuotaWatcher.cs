@@ -35,32 +35,18 @@ public sealed record ScanReport(IReadOnlyList<ServerScan> Servers, int AccountsE
 /// </summary>
 public sealed class QuotaWatcher(
     IServiceScopeFactory scopes, EngineRegistry engines, TimeProvider time, IOptions<QuotaWatcherOptions> options,
-    IOptions<TiersOptions> tiers, ILogger<QuotaWatcher> logger) : BackgroundService
+    IOptions<TiersOptions> tiers, ILogger<QuotaWatcher> logger) : PeriodicJob(time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.Interval, time);
-        do
-        {
-            try
-            {
-                await RunOnceAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogError(e, "Quota watcher run failed");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => options.Value.Interval;
 
-    /// <summary>One full scan. Returns null when another replica holds the watcher lease.</summary>
+    protected override Task RunPassAsync(CancellationToken ct) => RunOnceAsync(ct);
+
     public async Task<ScanReport?> RunOnceAsync(CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
-        if (!await Leases.TryAcquireAsync(db, "quota-watcher", options.Value.Interval * 2, time, ct)) return null;
-        var started = time.GetUtcNow().UtcDateTime;
+        if (!await Leases.TryAcquireAsync(db, "quota-watcher", options.Value.Interval * 2, Time, ct)) return null;
+        var started = Time.GetUtcNow().UtcDateTime;
         var total = Stopwatch.StartNew();
 
         var servers = new List<ServerScan>();
@@ -71,7 +57,7 @@ public sealed class QuotaWatcher(
         var report = new ScanReport(servers, evaluated, changed, errors, total.Elapsed.TotalMilliseconds);
         db.JobRuns.Add(new JobRun
         {
-            Id = Ulid.New(time), Job = "quota-watcher", StartedAt = started, FinishedAt = time.GetUtcNow().UtcDateTime,
+            Id = Ulid.New(Time), Job = "quota-watcher", StartedAt = started, FinishedAt = Time.GetUtcNow().UtcDateTime,
             Ok = servers.All(s => s.Ok) && errors.Count == 0, Summary = Truncate(report.Summary(), 4000),
         });
         var keepSince = started - TimeSpan.FromDays(7);
@@ -87,7 +73,7 @@ public sealed class QuotaWatcher(
         try
         {
             var scan = await adapter.MeasureSizesAsync(ct);
-            var now = time.GetUtcNow().UtcDateTime;
+            var now = Time.GetUtcNow().UtcDateTime;
             var records = await db.Databases.Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready).ToListAsync(ct);
             foreach (var record in records)
             {
@@ -100,7 +86,7 @@ public sealed class QuotaWatcher(
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            logger.LogWarning("Quota watcher: measuring {Engine} failed: {Error}", engine, e.Message);
+            Logger.LogWarning("Quota watcher: measuring {Engine} failed: {Error}", engine, e.Message);
             return new ServerScan(engine, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message);
         }
     }
@@ -109,7 +95,7 @@ public sealed class QuotaWatcher(
     /// databases differ from their verdict.</summary>
     private async Task<(int Evaluated, int Changed, List<string> Errors)> EnforceAllAsync(HepDbContext db, AccountEnforcer enforcer, CancellationToken ct)
     {
-        var now = time.GetUtcNow().UtcDateTime;
+        var now = Time.GetUtcNow().UtcDateTime;
         var databases = await db.Databases.AsNoTracking()
             .Select(d => new { d.AccountId, d.SizeBytes, d.Status, d.ConnectionLimit, d.Phase }).ToListAsync(ct);
         var packs = (await db.PackGrants.AsNoTracking().Where(p => p.ExpiresAt > now).ToListAsync(ct)).ToLookup(p => p.AccountId);

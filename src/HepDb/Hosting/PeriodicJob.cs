@@ -1,0 +1,32 @@
+namespace HepDb.Hosting;
+
+/// <summary>
+/// Background work that runs once at start and then every <see cref="Interval"/>. A failing pass is logged and the
+/// next one runs on schedule: one bad pass (or one unreachable server inside it) never stops the loop.
+/// </summary>
+public abstract class PeriodicJob(TimeProvider time, ILogger logger) : BackgroundService
+{
+    protected TimeProvider Time { get; } = time;
+    protected ILogger Logger { get; } = logger;
+
+    protected abstract TimeSpan Interval { get; }
+
+    protected abstract Task RunPassAsync(CancellationToken ct);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, Time);
+        do
+        {
+            try
+            {
+                await RunPassAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Logger.LogError(e, "{Job} pass failed", GetType().Name);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}
