@@ -68,9 +68,24 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
         return minted.Value.Value;
     }
 
+    /// <summary>Serves on a real loopback port (Kestrel) instead of the in-memory test server, for browsers and for
+    /// what only a real socket has, such as the client IP. Returns the base URL.</summary>
+    public string StartRealServer()
+    {
+        UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
+        StartServer();
+        var addresses = Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+        BaseUrl = addresses.First();
+        return BaseUrl;
+    }
+
+    /// <summary>Set by <see cref="StartRealServer"/>.</summary>
+    public string? BaseUrl { get; private set; }
+
     public HttpClient ApiClient(string? key, string scheme = "Bearer")
     {
-        var client = CreateClient();
+        var client = BaseUrl is null ? CreateClient() : new HttpClient { BaseAddress = new Uri(BaseUrl) };
         if (key is not null) client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", scheme.Length == 0 ? key : $"{scheme} {key}");
         return client;
     }
