@@ -12,18 +12,20 @@ public sealed class Lease
     public DateTime ExpiresAt { get; set; }
 }
 
+/// <summary>This HepDb instance's identity as a lease holder (one per running server, so replicas differ).</summary>
+public sealed class InstanceIdentity
+{
+    public string Id { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Ulid.New()[^8..]}";
+}
+
 public static class Leases
 {
-    /// <summary>This process's identity as a lease holder.</summary>
-    public static readonly string ProcessHolder = $"{Environment.MachineName}/{Environment.ProcessId}/{Ulid.New()[^6..]}";
-
-    /// <summary>Takes or renews the lease when it is free, expired or already ours. One conditional UPDATE (or the first
-    /// INSERT) decides, so two replicas can never both succeed.</summary>
-    public static async Task<bool> TryAcquireAsync(HepDbContext db, string name, TimeSpan ttl, TimeProvider time, CancellationToken ct)
+    /// <summary>Takes or renews the lease when it is free, expired or already <paramref name="holder"/>'s. One conditional
+    /// UPDATE (or the first INSERT) decides, so two replicas can never both succeed.</summary>
+    public static async Task<bool> TryAcquireAsync(HepDbContext db, string name, string holder, TimeSpan ttl, TimeProvider time, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var until = now + ttl;
-        var holder = ProcessHolder;
         var updated = await db.Leases.Where(l => l.Name == name && (l.ExpiresAt < now || l.Holder == holder))
             .ExecuteUpdateAsync(s => s.SetProperty(l => l.Holder, holder).SetProperty(l => l.ExpiresAt, until), ct);
         if (updated == 1) return true;

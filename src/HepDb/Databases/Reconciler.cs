@@ -28,7 +28,7 @@ public sealed record ReconcileReport(int RolledBack, int Deleted, int RotationsF
 /// One engine server failing does not stop the others.
 /// </summary>
 public sealed class Reconciler(
-    IServiceScopeFactory scopes, EngineRegistry engines, TimeProvider time, IOptions<ReconcilerOptions> options,
+    IServiceScopeFactory scopes, EngineRegistry engines, InstanceIdentity instance, TimeProvider time, IOptions<ReconcilerOptions> options,
     ILogger<Reconciler> logger) : PeriodicJob(time, logger)
 {
     protected override TimeSpan Interval => options.Value.Interval;
@@ -39,7 +39,7 @@ public sealed class Reconciler(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
-        if (!await Leases.TryAcquireAsync(db, "reconciler", options.Value.Interval * 2, Time, ct)) return null;
+        if (!await Leases.TryAcquireAsync(db, "reconciler", instance.Id, options.Value.Interval * 2, Time, ct)) return null;
         var service = scope.ServiceProvider.GetRequiredService<DatabaseService>();
         var box = scope.ServiceProvider.GetRequiredService<SecretBox>();
         var stale = Time.GetUtcNow().UtcDateTime - options.Value.StaleAfter;

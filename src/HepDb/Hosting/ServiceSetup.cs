@@ -53,6 +53,7 @@ public static class ServiceSetup
             .ValidateOnStart();
 
         s.AddSingleton(TimeProvider.System);
+        s.AddSingleton<InstanceIdentity>();
         s.AddMetadataStore();
         s.AddSingleton(sp => SecretBox.Create(sp.GetRequiredService<IOptions<SecretsOptions>>(), sp.GetRequiredService<IOptions<HepDbOptions>>()));
         s.AddSingleton<IEngineAdapterFactory, MariaDbAdapterFactory>();

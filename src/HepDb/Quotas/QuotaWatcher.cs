@@ -34,7 +34,7 @@ public sealed record ScanReport(IReadOnlyList<ServerScan> Servers, int AccountsE
 /// One unreachable server never stops the scan of the others; its databases keep their last size. Each run is recorded.
 /// </summary>
 public sealed class QuotaWatcher(
-    IServiceScopeFactory scopes, EngineRegistry engines, TimeProvider time, IOptions<QuotaWatcherOptions> options,
+    IServiceScopeFactory scopes, EngineRegistry engines, InstanceIdentity instance, TimeProvider time, IOptions<QuotaWatcherOptions> options,
     IOptions<TiersOptions> tiers, ILogger<QuotaWatcher> logger) : PeriodicJob(time, logger)
 {
     protected override TimeSpan Interval => options.Value.Interval;
@@ -45,7 +45,7 @@ public sealed class QuotaWatcher(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
-        if (!await Leases.TryAcquireAsync(db, "quota-watcher", options.Value.Interval * 2, Time, ct)) return null;
+        if (!await Leases.TryAcquireAsync(db, "quota-watcher", instance.Id, options.Value.Interval * 2, Time, ct)) return null;
         var started = Time.GetUtcNow().UtcDateTime;
         var total = Stopwatch.StartNew();
 
