@@ -26,6 +26,8 @@ internal static class Requests
     public static string CreateBody(string name = "my-app", string engine = "mariadb") =>
         JsonSerializer.Serialize(new { name, engine });
 
+    public static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
     /// <summary>A POST with <paramref name="body"/> as UTF-8 bytes (Content-Length set) and <paramref name="contentType"/>
     /// (none when null). A null body sends no content at all.</summary>
     public static HttpRequestMessage Post(string path, string? body, string? contentType = "application/json", string? idempotencyKey = null)
@@ -241,5 +243,17 @@ internal static class Tenant
         var output = await MustRunAsync(connectionString,
             $"CREATE TABLE proof (id INT PRIMARY KEY, body VARCHAR(64)); INSERT INTO proof VALUES (1, '{marker}'); SELECT body FROM proof WHERE id = 1;");
         Assert.Contains(marker, output);
+    }
+}
+
+/// <summary>Sends a request that must be refused and proves it changed nothing for the account.</summary>
+internal static class Refused
+{
+    public static async Task<string> AssertAsync(HepDbApp app, TestAccount account, HttpRequestMessage request, int status, string code, HttpClient? client = null)
+    {
+        var before = await Footprint.OfAsync(app, account);
+        var message = await Shape.FailureAsync(await (client ?? account.Api).SendAsync(request), status, code);
+        Assert.Equal(before, await Footprint.OfAsync(app, account));
+        return message;
     }
 }
