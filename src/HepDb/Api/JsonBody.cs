@@ -17,12 +17,14 @@ public static class JsonBody
     public static async Task<Outcome<Dictionary<string, JsonElement>>> ReadObjectAsync(HttpRequest request, CancellationToken ct)
     {
         if (request.ContentLength > MaxBytes) return ApiErrors.BodyTooLarge;
+        var form = false;
         if (!string.IsNullOrEmpty(request.ContentType))
         {
             if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)) return ApiErrors.UnsupportedMediaType;
             var type = media.MediaType.Value?.ToLowerInvariant();
             var json = type is "application/json" || (type?.StartsWith("application/", StringComparison.Ordinal) == true && type.EndsWith("+json", StringComparison.Ordinal));
-            if (!json && type != "application/x-www-form-urlencoded") return ApiErrors.UnsupportedMediaType;
+            form = type == "application/x-www-form-urlencoded";
+            if (!json && !form) return ApiErrors.UnsupportedMediaType;
         }
 
         var buffer = new byte[MaxBytes + 1];
@@ -37,7 +39,8 @@ public static class JsonBody
         try
         {
             using var doc = JsonDocument.Parse(buffer.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 16 });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) return ApiErrors.InvalidBody("The body must be a JSON object.");
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                return form ? ApiErrors.UnsupportedMediaType : ApiErrors.InvalidBody("The body must be a JSON object.");
             var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (var p in doc.RootElement.EnumerateObject())
                 if (!fields.TryAdd(p.Name, p.Value.Clone())) return ApiErrors.InvalidBody($"The field \"{Printable(p.Name)}\" appears more than once.");
@@ -45,6 +48,8 @@ public static class JsonBody
         }
         catch (JsonException)
         {
+            // The form type is only tolerated for curl's sake when the body is JSON; a real form body is not JSON.
+            if (form) return ApiErrors.UnsupportedMediaType;
             return ApiErrors.InvalidBody(length == 0 ? "The body must be a JSON object." : "The body is not valid JSON.");
         }
     }

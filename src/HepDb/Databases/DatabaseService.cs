@@ -186,6 +186,11 @@ public sealed class DatabaseService(
         await db.Accounts.Where(a => a.Id == accountId).ExecuteUpdateAsync(s => s.SetProperty(a => a.Revision, a => a.Revision + 1), ct);
         var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
         if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
+        // A request with the same Idempotency-Key reserved first (it raced past ReplayAsync with us): replay it rather
+        // than counting its slot against this retry, which would answer DATABASE_LIMIT_REACHED on a full account.
+        if (idempotencyKey is not null && await db.IdempotencyRecords.AnyAsync(
+                i => i.AccountId == accountId && i.Key == idempotencyKey && i.CreatedAt > now - IdempotencyWindow, ct))
+            return new Problem("IDEMPOTENCY_RACE", "");
         var limits = await AccountService.LimitsAsync(db, tiers.Value, time, account, ct);
         var mine = await db.Databases.Where(d => d.AccountId == accountId).Select(d => new { d.Engine, d.Slot, d.SizeBytes }).ToListAsync(ct);
         if (mine.Count >= limits.Databases) return ApiErrors.DatabaseLimit(limits.Databases);

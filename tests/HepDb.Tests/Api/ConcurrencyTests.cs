@@ -1,0 +1,68 @@
+using System.Net;
+using System.Text.Json;
+using HepDb.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace HepDb.Tests.Api;
+
+/// <summary>The slot is reserved atomically: parallel creates on a one-slot account give exactly one database.</summary>
+public sealed class ConcurrencyTests(EngineServers engines)
+{
+    public static TheoryData<string> Engines => new() { "mariadb", "postgres" };
+
+    [Theory, MemberData(nameof(Engines))]
+    public async Task Twenty_parallel_creates_on_a_one_slot_account_give_one_database_and_nineteen_refusals(string engine)
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var racing = Enumerable.Range(0, 20).Select(i => Task.Run(async () =>
+        {
+            await start.Task;
+            var response = await account.Api.SendAsync(Requests.Post(Paths.Databases, Requests.CreateBody($"race-{i}", engine)));
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        })).ToList();
+        start.SetResult();
+        var answers = await Task.WhenAll(racing);
+
+        var created = Assert.Single(answers, r => r.Item1 == 201);
+        var refused = answers.Where(r => r.Item1 != 201).ToList();
+        Assert.Equal(19, refused.Count);
+        Assert.All(refused, r =>
+        {
+            Assert.Equal(403, r.Item1);
+            Assert.Equal("DATABASE_LIMIT_REACHED", JsonDocument.Parse(r.Item2).RootElement.GetProperty("code").GetString());
+        });
+
+        var data = CreatedDatabase.Parse(created.Item2);
+        app.Remember(data.Password);
+        var letter = engine == "mariadb" ? 'm' : 'p';
+        Assert.Equal($"u{letter}_{account.Slug}_1", data.DbName);
+        Assert.Equal([$"{(engine == "mariadb" ? "MariaDb" : "Postgres")}:du{letter}_{account.Slug}_1", $"{(engine == "mariadb" ? "MariaDb" : "Postgres")}:u{letter}_{account.Slug}_1"],
+            await EngineObjects.ForSlugAsync(engines, account.Slug));
+        Assert.Equal(1, await app.WithDbAsync(db => db.Databases.CountAsync(d => d.AccountId == account.Id)));
+        Assert.Equal(1, await app.WithDbAsync(db => db.AuditLog.CountAsync(a => a.AccountId == account.Id && a.Action == "database.created")));
+        await Tenant.ProveWorksAsync(data.ConnectionString, "the one winner");
+    }
+
+    [Fact]
+    public async Task Parallel_creates_with_the_same_Idempotency_Key_create_one_database_and_all_get_it()
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        var body = Requests.CreateBody("retry-storm", "postgres");
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            var response = await account.Api.SendAsync(Requests.Post(Paths.Databases, body, idempotencyKey: "retry-storm-1"));
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        })));
+
+        Assert.All(responses, r => Assert.True(r.Item1 == 201, r.Item2));
+        var ids = responses.Select(r => CreatedDatabase.Parse(r.Item2)).Select(d => (d.Id, d.Password)).Distinct().ToList();
+        app.Remember(Assert.Single(ids).Password);
+        Assert.Equal(1, await app.WithDbAsync(db => db.Databases.CountAsync(d => d.AccountId == account.Id)));
+        Assert.Equal(2, (await EngineObjects.ForSlugAsync(engines, account.Slug)).Count);
+    }
+}

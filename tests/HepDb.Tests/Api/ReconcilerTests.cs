@@ -1,0 +1,115 @@
+using HepDb.Databases;
+using HepDb.Engines;
+using HepDb.Security;
+using HepDb.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HepDb.Tests.Api;
+
+/// <summary>What a crash leaves behind is rolled back; what belongs to someone else is left alone.</summary>
+public sealed class ReconcilerTests(EngineServers engines)
+{
+    public static TheoryData<string> Engines => new() { "mariadb", "postgres" };
+
+    [Theory, MemberData(nameof(Engines))]
+    public async Task A_stale_provisioning_record_is_rolled_back_on_the_engine_and_in_metadata(string engine)
+    {
+        await using var app = new HepDbApp(engines);
+        var kind = EngineKinds.Parse(engine);
+        var account = await app.CreateAccountAsync(Accounts.Tiers.Premium);
+        var ready = await app.CreateDatabaseAsync(account, engine, "keep me");
+
+        var stale = await CrashedProvisioningAsync(app, account, kind, slot: 2, phaseChangedAt: DateTime.UtcNow.AddHours(-1));
+        var fresh = await CrashedProvisioningAsync(app, account, kind, slot: 3, phaseChangedAt: DateTime.UtcNow);
+        await Tenant.MustRunAsync(stale.ConnectionString, "SELECT 1");
+
+        var report = await RunReconcilerAsync(app);
+
+        Assert.Equal(1, report.RolledBack);
+        Assert.Empty(report.Errors);
+        Assert.False(await app.WithDbAsync(db => db.Databases.AnyAsync(d => d.Id == stale.Id)));
+        Assert.DoesNotContain(stale.DbName, (await EngineObjects.ListAsync(engines, kind)).Databases);
+        Assert.DoesNotContain(stale.DbUser, (await EngineObjects.ListAsync(engines, kind)).Users);
+        await Tenant.MustFailAsync(stale.ConnectionString, "SELECT 1");
+
+        // A provisioning record that is not stale is an in-flight create: left alone. The ready database is untouched.
+        Assert.True(await app.WithDbAsync(db => db.Databases.AnyAsync(d => d.Id == fresh.Id)));
+        await Tenant.MustRunAsync(fresh.ConnectionString, "SELECT 1");
+        await Tenant.ProveWorksAsync(ready.ConnectionString, "survived the reconciler");
+        await app.Engine(kind).DropTenantAsync(fresh.DbName, fresh.DbUser, CancellationToken.None);
+    }
+
+    [Theory, MemberData(nameof(Engines))]
+    public async Task Orphans_of_a_known_account_are_dropped_and_those_of_an_unknown_slug_are_left_alone(string engine)
+    {
+        await using var app = new HepDbApp(engines);
+        var kind = EngineKinds.Parse(engine);
+        var account = await app.CreateAccountAsync();
+        var ready = await app.CreateDatabaseAsync(account, engine, "mine");
+        var adapter = app.Engine(kind);
+
+        var orphan = Spec(kind, account.Slug, 7);
+        await adapter.CreateTenantAsync(orphan, CancellationToken.None);
+        var strangerSlug = Secrets.Generate(10).ToLowerInvariant();
+        var stranger = Spec(kind, strangerSlug, 1);
+        await adapter.CreateTenantAsync(stranger, CancellationToken.None);
+        // Half-orphans too: a user without its database, for the known account.
+        var loneUser = Spec(kind, account.Slug, 8);
+        await adapter.CreateTenantAsync(loneUser, CancellationToken.None);
+        await adapter.DropTenantAsync(loneUser.DbName, "du" + kind.NameLetter() + "_nobody00000_1", CancellationToken.None);
+        try
+        {
+            var report = await RunReconcilerAsync(app);
+
+            Assert.Equal(2, report.OrphansDropped);
+            Assert.Empty(report.Errors);
+            var objects = await EngineObjects.ListAsync(engines, kind);
+            Assert.DoesNotContain(orphan.DbName, objects.Databases);
+            Assert.DoesNotContain(orphan.User, objects.Users);
+            Assert.DoesNotContain(loneUser.User, objects.Users);
+            Assert.Contains(stranger.DbName, objects.Databases);
+            Assert.Contains(stranger.User, objects.Users);
+            Assert.Equal("1", await adapter.ScalarAsTenantAsync(stranger.DbName, stranger.User, stranger.Password, "SELECT 1", CancellationToken.None));
+            await Tenant.ProveWorksAsync(ready.ConnectionString, "ours, with a record");
+            Assert.Equal([ready.DbUser, ready.DbName], (await EngineObjects.ForSlugAsync(engines, account.Slug)).Select(n => n[(n.IndexOf(':') + 1)..]));
+        }
+        finally
+        {
+            await adapter.DropTenantAsync(stranger.DbName, stranger.User, CancellationToken.None);
+        }
+    }
+
+    private static TenantSpec Spec(EngineKind kind, string slug, int slot) =>
+        new(TenantNames.DatabaseName(kind, slug, slot), TenantNames.UserName(kind, slug, slot), Secrets.NewDatabasePassword(), 5);
+
+    /// <summary>What a crash between reserving the slot and marking the database ready leaves: a provisioning record
+    /// and (some of) its engine objects.</summary>
+    private static async Task<(string Id, string DbName, string DbUser, string ConnectionString)> CrashedProvisioningAsync(
+        HepDbApp app, Infrastructure.TestAccount account, EngineKind kind, int slot, DateTime phaseChangedAt)
+    {
+        var id = Hosting.Ulid.New();
+        var spec = Spec(kind, account.Slug, slot);
+        app.Remember(spec.Password);
+        var box = app.Services.GetRequiredService<SecretBox>();
+        await app.WithDbAsync(async db =>
+        {
+            db.Databases.Add(new TenantDatabase
+            {
+                Id = id, AccountId = account.Id, Name = "crashed", Engine = kind.WireName(), Slot = slot, DbName = spec.DbName, DbUser = spec.User,
+                PasswordSealed = box.Encrypt(spec.Password, id), Phase = DatabasePhase.Provisioning, PhaseChangedAt = phaseChangedAt,
+                ConnectionLimit = 5, CreatedAt = phaseChangedAt,
+            });
+            return await db.SaveChangesAsync();
+        });
+        await app.Engine(kind).CreateTenantAsync(spec, CancellationToken.None);
+        return (id, spec.DbName, spec.User, app.Engine(kind).ConnectionString(spec.DbName, spec.User, spec.Password));
+    }
+
+    private static async Task<ReconcileReport> RunReconcilerAsync(HepDbApp app)
+    {
+        var report = await app.Services.GetRequiredService<Reconciler>().RunOnceAsync(CancellationToken.None);
+        Assert.NotNull(report);
+        return report;
+    }
+}
