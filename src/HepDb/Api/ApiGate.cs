@@ -50,8 +50,11 @@ public sealed class ApiGate : IDisposable
         var value = header?.Trim();
         if (string.IsNullOrEmpty(value)) return null;
         foreach (var scheme in new[] { "Bearer", "Token" })
+        {
+            if (value.Equals(scheme, StringComparison.OrdinalIgnoreCase)) return null; // a scheme with an empty value
             if (value.Length > scheme.Length && value.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && char.IsWhiteSpace(value[scheme.Length]))
                 return value[(scheme.Length + 1)..].Trim();
+        }
         return value;
     }
 

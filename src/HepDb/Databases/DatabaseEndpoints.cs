@@ -25,11 +25,11 @@ public static class DatabaseEndpoints
         api.MapPost("/databases/{id}/rotate", RotateAsync)
             .Produces<ApiEnvelope.Success<DatabaseAccess>>().WithSummary("Set a new password; the old one stops working for new logins at once.");
 
-        // Every other method on a known path is a 405, with deletion pointed to the dashboard.
-        api.MapMethods("/databases", ["PUT", "PATCH", "DELETE"], () => ApiEnvelope.Fail(ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
-        api.MapMethods("/databases/{id}", ["DELETE"], () => ApiEnvelope.Fail(ApiErrors.DeleteIsDashboardOnly)).ExcludeFromDescription();
-        api.MapMethods("/databases/{id}", ["POST", "PUT", "PATCH"], () => ApiEnvelope.Fail(ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
-        api.MapMethods("/databases/{id}/rotate", ["GET", "PUT", "PATCH", "DELETE"], () => ApiEnvelope.Fail(ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
+        // Every other method on a known path is a 405 with the Allow header, and deletion pointed to the dashboard.
+        api.MapMethods("/databases", ["PUT", "PATCH", "DELETE"], (HttpContext h) => NotAllowed(h, "GET, POST", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
+        api.MapMethods("/databases/{id}", ["DELETE"], (HttpContext h) => NotAllowed(h, "GET", ApiErrors.DeleteIsDashboardOnly)).ExcludeFromDescription();
+        api.MapMethods("/databases/{id}", ["POST", "PUT", "PATCH"], (HttpContext h) => NotAllowed(h, "GET", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
+        api.MapMethods("/databases/{id}/rotate", ["GET", "PUT", "PATCH", "DELETE"], (HttpContext h) => NotAllowed(h, "POST", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
         api.Map("/{**path}", () => ApiEnvelope.Fail(ApiErrors.NotFound)).ExcludeFromDescription();
         app.Map("/api/{**path}", () => ApiEnvelope.Fail(ApiErrors.NotFound)).ExcludeFromDescription();
     }
@@ -70,6 +70,12 @@ public static class DatabaseEndpoints
     {
         var caller = ApiGate.Caller(http);
         return Secret(http, await databases.RotateAsync(caller.AccountId, id, Actor.Key(caller.Id, ApiGate.ClientIp(http)), ct));
+    }
+
+    private static IResult NotAllowed(HttpContext http, string allow, Problem problem)
+    {
+        http.Response.Headers.Allow = allow;
+        return ApiEnvelope.Fail(problem);
     }
 
     /// <summary>Answers that carry a password are never cached.</summary>

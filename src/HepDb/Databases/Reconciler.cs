@@ -33,13 +33,15 @@ public sealed class Reconciler(
 {
     protected override TimeSpan Interval => options.Value.Interval;
 
-    protected override Task RunPassAsync(CancellationToken ct) => RunOnceAsync(ct);
+    protected override Task RunPassAsync(bool atStart, CancellationToken ct) => RunOnceAsync(ct, requireLease: !atStart);
 
-    public async Task<ReconcileReport?> RunOnceAsync(CancellationToken ct)
+    public async Task<ReconcileReport?> RunOnceAsync(CancellationToken ct, bool requireLease = true)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
-        if (!await Leases.TryAcquireAsync(db, "reconciler", instance.Id, options.Value.Interval * 2, Time, ct)) return null;
+        // Every step is idempotent, so a pass without the lease (at start, or an operator's run) may overlap another
+        // replica's safely; the lease only keeps the periodic passes from being done twice.
+        if (!await Leases.TryAcquireAsync(db, "reconciler", instance.Id, options.Value.Interval * 2, Time, ct) && requireLease) return null;
         var service = scope.ServiceProvider.GetRequiredService<DatabaseService>();
         var box = scope.ServiceProvider.GetRequiredService<SecretBox>();
         var stale = Time.GetUtcNow().UtcDateTime - options.Value.StaleAfter;

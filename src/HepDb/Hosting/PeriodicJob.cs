@@ -3,6 +3,8 @@ namespace HepDb.Hosting;
 /// <summary>
 /// Background work that runs once at start and then every <see cref="Interval"/>. A failing pass is logged and the
 /// next one runs on schedule: one bad pass (or one unreachable server inside it) never stops the loop.
+/// The pass at start is told so: it repairs what a crash left and must not wait for a lease the crashed instance
+/// still holds.
 /// </summary>
 public abstract class PeriodicJob(TimeProvider time, ILogger logger) : BackgroundService
 {
@@ -11,16 +13,18 @@ public abstract class PeriodicJob(TimeProvider time, ILogger logger) : Backgroun
 
     protected abstract TimeSpan Interval { get; }
 
-    protected abstract Task RunPassAsync(CancellationToken ct);
+    protected abstract Task RunPassAsync(bool atStart, CancellationToken ct);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Interval, Time);
+        var atStart = true;
         do
         {
             try
             {
-                await RunPassAsync(stoppingToken);
+                await RunPassAsync(atStart, stoppingToken);
+                atStart = false;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -39,13 +39,15 @@ public sealed class QuotaWatcher(
 {
     protected override TimeSpan Interval => options.Value.Interval;
 
-    protected override Task RunPassAsync(CancellationToken ct) => RunOnceAsync(ct);
+    protected override Task RunPassAsync(bool atStart, CancellationToken ct) => RunOnceAsync(ct, requireLease: !atStart);
 
-    public async Task<ScanReport?> RunOnceAsync(CancellationToken ct)
+    public async Task<ScanReport?> RunOnceAsync(CancellationToken ct, bool requireLease = true)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
-        if (!await Leases.TryAcquireAsync(db, "quota-watcher", instance.Id, options.Value.Interval * 2, Time, ct)) return null;
+        // Every step is idempotent, so a pass without the lease (at start, or an operator's run) may overlap another
+        // replica's safely; the lease only keeps the periodic passes from being done twice.
+        if (!await Leases.TryAcquireAsync(db, "quota-watcher", instance.Id, options.Value.Interval * 2, Time, ct) && requireLease) return null;
         var started = Time.GetUtcNow().UtcDateTime;
         var total = Stopwatch.StartNew();
 

@@ -15,6 +15,8 @@ public sealed class AuthErrorTests(EngineServers engines)
     [InlineData(null)]
     [InlineData("")]
     [InlineData("   ")]
+    [InlineData("Bearer")]
+    [InlineData("token  ")]
     public async Task No_header_or_an_empty_value_is_MISSING_KEY(string? authorization)
     {
         await using var app = App();

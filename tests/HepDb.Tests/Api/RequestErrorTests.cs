@@ -188,21 +188,27 @@ public sealed class RequestErrorTests(EngineServers engines)
     }
 
     [Theory]
-    [InlineData("PUT", "/api/v1/db/databases")]
-    [InlineData("PATCH", "/api/v1/db/databases")]
-    [InlineData("DELETE", "/api/v1/db/databases")]
-    [InlineData("PUT", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA")]
-    [InlineData("PATCH", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA")]
-    [InlineData("POST", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA")]
-    [InlineData("GET", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA/rotate")]
-    [InlineData("DELETE", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA/rotate")]
-    public async Task Other_methods_on_known_paths_are_METHOD_NOT_ALLOWED(string method, string path)
+    [InlineData("PUT", "/api/v1/db/databases", "GET, POST")]
+    [InlineData("PATCH", "/api/v1/db/databases", "GET, POST")]
+    [InlineData("DELETE", "/api/v1/db/databases", "GET, POST")]
+    [InlineData("PUT", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA", "GET")]
+    [InlineData("PATCH", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA", "GET")]
+    [InlineData("POST", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA", "GET")]
+    [InlineData("GET", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA/rotate", "POST")]
+    [InlineData("DELETE", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA/rotate", "POST")]
+    public async Task Other_methods_on_known_paths_are_METHOD_NOT_ALLOWED_with_Allow(string method, string path, string allow)
     {
         await using var app = new HepDbApp(engines);
         var account = await app.CreateAccountAsync();
-        var request = new HttpRequestMessage(new HttpMethod(method), path);
-        if (method is "PUT" or "PATCH" or "POST") request.Content = Requests.Json(Requests.CreateBody());
-        await Refused.AssertAsync(app, account, request, 405, "METHOD_NOT_ALLOWED");
+        HttpRequestMessage Request()
+        {
+            var request = new HttpRequestMessage(new HttpMethod(method), path);
+            if (method is "PUT" or "PATCH" or "POST") request.Content = Requests.Json(Requests.CreateBody());
+            return request;
+        }
+        await Refused.AssertAsync(app, account, Request(), 405, "METHOD_NOT_ALLOWED");
+        var again = await account.Api.SendAsync(Request());
+        Assert.Equal(allow, string.Join(", ", again.Content.Headers.Allow));
     }
 
     [Fact]

@@ -10,7 +10,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
-namespace HepDb.Tests.Accounts;
+namespace HepDb.Tests.Suspensions;
 
 /// <summary>The suspension cascade with real clients: sessions are cut, logins and keys refused, and lifting restores
 /// exactly what was there before; a crash half-way is repaired on the next start.</summary>
