@@ -23,7 +23,7 @@ namespace HepDb.Databases;
 /// </summary>
 public sealed class DatabaseService(
     HepDbContext db, EngineRegistry engines, SecretBox box, TimeProvider time, IOptions<TiersOptions> tiers,
-    ILogger<DatabaseService> logger)
+    AccountEnforcer enforcer, ILogger<DatabaseService> logger)
 {
     public const int MaxNameLength = 64;
     public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
@@ -162,6 +162,8 @@ public sealed class DatabaseService(
             logger.LogWarning("Dropping {DbName} failed ({Error}); the reconciler will finish it", record.DbName, e.GetType().Name);
             return ApiErrors.EngineUnavailable(record.Engine);
         }
+        // Its size no longer counts: the account may be back under its storage limit.
+        await enforcer.EnforceAsync(accountId, CancellationToken.None);
         return record;
     }
 
