@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs HepDb on its embedded default: a SQLite metadata store and private MariaDB and PostgreSQL servers under
 # ./data (override with HEPDB_DATA), the dashboard and API on HEPDB_URL (default http://127.0.0.1:8080).
-# Prints a ready API key. Ctrl-C stops HepDb and its engine servers.
+# Prints a dashboard sign-in (an operator account) and a ready API key. Ctrl-C stops HepDb and its engine servers.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 "$repo/scripts/setup.sh"
@@ -12,11 +12,13 @@ bin="$repo/src/HepDb/bin/Release/net10.0"
 cli="$repo/src/HepDb.Cli/bin/Release/net10.0/hepdb-admin.dll"
 mkdir -p "$HepDb__DataDir"
 
-key="$(cd "$repo/src/HepDb" && dotnet "$cli" quickstart --email admin@hepdb.local)"
+# Line 1: a fresh API key; line 2: a fresh dashboard password (both rotated on every start; only hashes are kept).
+{ read -r key; read -r password; } < <(cd "$repo/src/HepDb" && dotnet "$cli" quickstart --email admin@hepdb.local)
 cat <<MSG
 
   HepDb is starting (data in $HepDb__DataDir).
   Dashboard:  $url/dashboard/database
+  Sign in:    admin@hepdb.local / $password   (an operator: the admin area is at $url/admin)
   Health:     $url/readyz
   API:        $url/api/v1/db   (OpenAPI: $url/openapi/v1.json)
   API key:    $key

@@ -1,8 +1,11 @@
 using System.CommandLine;
 using HepDb.Accounts;
+using HepDb.Admin;
 using HepDb.ApiKeys;
 using HepDb.Audit;
+using HepDb.Dashboard;
 using HepDb.Data;
+using HepDb.Engines;
 using HepDb.Hosting;
 using HepDb.Quotas;
 using Microsoft.Extensions.Configuration;
@@ -101,7 +104,74 @@ keyMint.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 key.Subcommands.Add(keyMint);
 root.Subcommands.Add(key);
 
-var quickstart = new Command("quickstart", "Ensure a local admin-tier account and print a fresh key labelled 'quickstart' (rotating the previous one)") { email };
+var accountList = new Command("list", "List accounts (newest 100, or those matching --search): id, email, tier, state, databases, bytes; tab-separated")
+    { new Option<string?>("--search") { Description = "Part of an email, or an account id" } };
+accountList.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    foreach (var r in await sp.GetRequiredService<AdminService>().SearchAsync(p.GetValue<string?>("--search"), ct))
+        Console.WriteLine(string.Join('\t', r.Account.Id, r.Account.Email, r.Account.Tier, r.Account.SuspendedAt is null ? "active" : "suspended", r.Databases, r.UsedBytes));
+    return 0;
+}));
+account.Subcommands.Add(accountList);
+
+var user = new Command("user", "Dashboard users");
+var generate = new Option<bool>("--generate") { Description = "Generate a password and print it, instead of reading one line from stdin" };
+var setPassword = new Command("set-password", "Set the dashboard password of an account's user (creating the user if the account has none)") { accountRef, generate };
+setPassword.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
+    var password = p.GetValue(generate) ? HepDb.Security.Secrets.NewDatabasePassword() : Console.In.ReadLine() ?? "";
+    var errors = await sp.GetRequiredService<DashboardUsers>().SetPasswordAsync(target, password, Actor.Operator, ct);
+    if (errors.Count > 0) return Refuse(string.Join(" ", errors));
+    if (p.GetValue(generate)) Console.WriteLine(password);
+    return 0;
+}));
+user.Subcommands.Add(setPassword);
+root.Subcommands.Add(user);
+
+var engine = new Command("engine", "Engine servers");
+var engineList = new Command("list", "Engines: name, availability, health, server, databases; tab-separated");
+engineList.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    foreach (var e in await sp.GetRequiredService<AdminService>().EnginesAsync(ct))
+        Console.WriteLine(string.Join('\t', e.Kind.WireName(), e.Availability.ToString().ToLowerInvariant(),
+            e.Probe is null ? "no-server" : e.Probe.Up ? "up" : "down", e.Host is null ? "-" : $"{e.Host}:{e.Port}", e.Databases));
+    return 0;
+}));
+engine.Subcommands.Add(engineList);
+var engineName = new Argument<string>("engine") { Description = "mariadb | postgres | mongo" };
+foreach (var (verb, on) in new[] { ("enable", true), ("disable", false) })
+{
+    var cmd = new Command(verb, on ? "Allow new databases on an engine again" : "Refuse new databases on an engine (ENGINE_DISABLED); existing ones keep working") { engineName };
+    cmd.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+    {
+        if (!EngineKinds.TryParse(p.GetValue(engineName), out var kind)) return Refuse("engine must be one of: mariadb, postgres, mongo.");
+        var problem = await sp.GetRequiredService<AdminService>().SetEngineEnabledAsync(kind, on, Actor.Operator, ct);
+        if (problem is not null) return Refuse(problem.Message);
+        Console.WriteLine($"{kind.WireName()} {verb}d");
+        return 0;
+    }));
+    engine.Subcommands.Add(cmd);
+}
+root.Subcommands.Add(engine);
+
+var audit = new Command("audit", "The audit log");
+var auditAccount = new Option<string?>("--account") { Description = "Only this account (id or email)" };
+var auditAction = new Option<string?>("--action") { Description = "Only actions starting with this, e.g. key. or database." };
+var auditLimit = new Option<int>("--limit") { Description = "How many entries (newest first)", DefaultValueFactory = _ => 100 };
+var auditList = new Command("list", "Entries, newest first: time, account, actor, action, target, ip, detail; tab-separated") { auditAccount, auditAction, auditLimit };
+auditList.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+{
+    string? accountId = null;
+    if (p.GetValue(auditAccount) is { } reference) accountId = (await FindAccountAsync(sp, reference, ct)).Id;
+    foreach (var e in await sp.GetRequiredService<HepDbContext>().QueryAsync(accountId, p.GetValue(auditAction), p.GetValue(auditLimit), ct))
+        Console.WriteLine(string.Join('\t', HepDb.Databases.DatabaseView.Iso(e.At), e.AccountId ?? "-", e.Actor, e.Action, e.TargetId ?? "-", e.Ip ?? "-", e.Detail ?? "-"));
+    return 0;
+}));
+audit.Subcommands.Add(auditList);
+root.Subcommands.Add(audit);
+
+var quickstart = new Command("quickstart", "Ensure a local admin-tier account; print a fresh key labelled 'quickstart' (rotating the previous one) and, on a second line, a fresh dashboard password") { email };
 quickstart.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
     var accounts = sp.GetRequiredService<AccountService>();
@@ -112,7 +182,11 @@ quickstart.SetAction((p, ct) => WithServicesAsync(p, async sp =>
         ? await keys.MintAsync(target.Id, "quickstart", Actor.Operator, ct)
         : await keys.RotateAsync(target.Id, existing.Id, Actor.Operator, ct);
     if (!minted.Ok) return Refuse(minted.Problem!.Message);
+    var password = HepDb.Security.Secrets.NewDatabasePassword();
+    var errors = await sp.GetRequiredService<DashboardUsers>().SetPasswordAsync(target, password, Actor.Operator, ct);
+    if (errors.Count > 0) return Refuse(string.Join(" ", errors));
     Console.WriteLine(minted.Value!.Value);
+    Console.WriteLine(password);
     return 0;
 }));
 root.Subcommands.Add(quickstart);

@@ -6,7 +6,7 @@ public sealed class AuditEntry
     public DateTime At { get; init; }
     public string? AccountId { get; init; }
 
-    /// <summary>Who: <c>key:{id}</c>, <c>user:{id}</c>, <c>operator</c> or <c>system</c>.</summary>
+    /// <summary>Who: <c>key:{id}</c>, <c>user:{id}</c>, <c>operator:{user id}</c> (admin area), <c>operator</c> (operator tool), <c>signup</c> or <c>system</c>.</summary>
     public required string Actor { get; init; }
 
     /// <summary>What, e.g. <c>database.created</c>, <c>database.password_revealed</c>, <c>key.minted</c>.</summary>

@@ -20,6 +20,9 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<Lease> Leases => Set<Lease>();
     public DbSet<PackGrant> PackGrants => Set<PackGrant>();
     public DbSet<JobRun> JobRuns => Set<JobRun>();
+    public DbSet<Engines.EngineSwitch> EngineSwitches => Set<Engines.EngineSwitch>();
+    public DbSet<Dashboard.DashboardUser> DashboardUsers => Set<Dashboard.DashboardUser>();
+    public DbSet<Dashboard.DataProtectionKey> DataProtectionKeys => Set<Dashboard.DataProtectionKey>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -118,6 +121,34 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
             e.Property(x => x.Job).HasMaxLength(32);
             e.Property(x => x.Summary).HasMaxLength(4000);
             e.HasIndex(x => new { x.Job, x.StartedAt });
+        });
+        b.Entity<Engines.EngineSwitch>(e =>
+        {
+            e.ToTable("engine_switches");
+            e.HasKey(x => x.Engine);
+            e.Property(x => x.Engine).HasMaxLength(16);
+            e.Property(x => x.ChangedBy).HasMaxLength(64);
+        });
+        b.Entity<Dashboard.DashboardUser>(e =>
+        {
+            e.ToTable("dashboard_users");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(26);
+            e.Property(x => x.AccountId).HasMaxLength(26);
+            e.Property(x => x.Email).HasMaxLength(254);
+            e.Property(x => x.NormalizedEmail).HasMaxLength(254);
+            e.HasIndex(x => x.NormalizedEmail).IsUnique();
+            e.HasIndex(x => x.AccountId);
+            e.Property(x => x.PasswordHash).HasMaxLength(512);
+            e.Property(x => x.SecurityStamp).HasMaxLength(64);
+            e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<Dashboard.DataProtectionKey>(e =>
+        {
+            e.ToTable("data_protection_keys");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(64);
+            e.Property(x => x.FriendlyName).HasMaxLength(256);
         });
         b.Entity<Lease>(e =>
         {

@@ -38,9 +38,23 @@ public sealed class EngineRegistry : IAsyncDisposable
         }
     }
 
-    public EngineAvailability Availability(EngineKind kind) => _availability[kind];
+    private volatile HashSet<EngineKind> _switchedOff = [];
 
-    public bool IsEnabled(EngineKind kind) => _availability[kind] == EngineAvailability.Enabled;
+    /// <summary>Availability for new databases: configuration first, then an operator's runtime switch
+    /// (see <see cref="EngineSwitch"/>). MariaDB cannot be switched off.</summary>
+    public EngineAvailability Availability(EngineKind kind) =>
+        _availability[kind] == EngineAvailability.Enabled && kind != EngineKind.MariaDb && _switchedOff.Contains(kind)
+            ? EngineAvailability.Disabled
+            : _availability[kind];
+
+    public bool IsEnabled(EngineKind kind) => Availability(kind) == EngineAvailability.Enabled;
+
+    /// <summary>Whether configuration allows new databases on the engine (what an operator's switch can turn off).</summary>
+    public bool ConfiguredEnabled(EngineKind kind) => _availability[kind] == EngineAvailability.Enabled;
+
+    public bool IsSwitchedOff(EngineKind kind) => _switchedOff.Contains(kind);
+
+    internal void SetSwitchedOff(IEnumerable<EngineKind> kinds) => _switchedOff = kinds.Where(k => k != EngineKind.MariaDb).ToHashSet();
 
     /// <summary>Every engine that has a server, enabled for new databases or not (existing databases still need it).</summary>
     public IEnumerable<IEngineAdapter> Configured => _adapters.Values;

@@ -1,7 +1,9 @@
 using HepDb.Accounts;
+using HepDb.Admin;
 using HepDb.Api;
 using HepDb.ApiKeys;
 using HepDb.Data;
+using HepDb.Dashboard;
 using HepDb.Databases;
 using HepDb.Quotas;
 using HepDb.Engines;
@@ -22,6 +24,8 @@ public static class ServiceSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyUsageRecorder>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QuotaWatcher>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineSwitchSync>());
+        builder.Services.AddDashboard();
         builder.Services.AddOpenApi();
         builder.Services.AddProblemDetails();
         return builder;
@@ -70,6 +74,9 @@ public static class ServiceSetup
         s.AddScoped<Suspension>();
         s.AddScoped<PackService>();
         s.AddSingleton<QuotaWatcher>();
+        s.AddSingleton<EngineSwitchSync>();
+        s.AddScoped<AdminService>();
+        s.AddDashboardUsers();
         return s;
     }
 
@@ -80,6 +87,7 @@ public static class ServiceSetup
         app.MapHealth();
         app.MapDatabaseApi();
         app.MapPaymentWebhook();
+        app.MapDashboard();
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }

@@ -1,0 +1,32 @@
+using HepDb.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace HepDb.Engines;
+
+/// <summary>An operator's runtime decision to stop (or allow again) new databases on an engine. Stored in the metadata
+/// store so every replica follows it; configuration's <c>Engines:X:Enabled</c> still has the last word.</summary>
+public sealed class EngineSwitch
+{
+    public required string Engine { get; init; }
+    public bool Enabled { get; set; }
+    public DateTime ChangedAt { get; set; }
+    public required string ChangedBy { get; set; }
+}
+
+/// <summary>Keeps <see cref="EngineRegistry"/> in step with the switches in the metadata store: read at start and every
+/// few seconds, so a change made on one replica reaches the others within <see cref="Refresh"/>.</summary>
+public sealed class EngineSwitchSync(IServiceScopeFactory scopes, EngineRegistry registry, TimeProvider time, ILogger<EngineSwitchSync> logger)
+    : Hosting.PeriodicJob(time, logger)
+{
+    public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(5);
+
+    protected override TimeSpan Interval => Refresh;
+
+    protected override async Task RunPassAsync(bool atStart, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
+        var off = await db.EngineSwitches.AsNoTracking().Where(s => !s.Enabled).Select(s => s.Engine).ToListAsync(ct);
+        registry.SetSwitchedOff(off.Select(EngineKinds.Parse));
+    }
+}

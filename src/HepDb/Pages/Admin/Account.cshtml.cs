@@ -1,0 +1,65 @@
+using HepDb.Accounts;
+using HepDb.Admin;
+using HepDb.Audit;
+using HepDb.Dashboard;
+using HepDb.Quotas;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace HepDb.Pages.Admin;
+
+/// <summary>One account: its limits, packs, databases and keys, and the operator's actions on it. Every action goes
+/// through the same service the operator tool uses.</summary>
+public sealed class AccountModel(AdminService admin, PackService packs, Suspension suspension, IOptions<PacksOptions> catalogue) : OperatorPage
+{
+    [BindProperty(SupportsGet = true)] public string Id { get; set; } = "";
+    public AccountDetail Detail { get; private set; } = null!;
+    public IReadOnlyList<PackOffer> Catalogue => catalogue.Value.EffectiveCatalogue;
+
+    private Actor OperatorActor => Actor.OperatorUser(CurrentUser.Id, HttpContext.Connection.RemoteIpAddress?.ToString());
+
+    public async Task<IActionResult> OnGetAsync(CancellationToken ct)
+    {
+        var detail = await admin.DetailAsync(Id, ct);
+        if (detail is null) return NotFound();
+        Detail = detail;
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostTierAsync(string tier, CancellationToken ct)
+    {
+        if (!await ExistsAsync(ct)) return NotFound();
+        if (!Tiers.All.Contains(tier)) return Refused(new Api.Problem("INVALID_TIER", "Choose free, premium or admin."), new { Id });
+        await packs.SetTierAsync(Id, tier, OperatorActor, ct);
+        return Done($"Tier set to {tier}; limits apply at once.", new { Id });
+    }
+
+    public async Task<IActionResult> OnPostPackAsync(string pack, CancellationToken ct)
+    {
+        if (!await ExistsAsync(ct)) return NotFound();
+        var granted = await packs.GrantAsync(Id, pack, "operator", null, OperatorActor, ct);
+        return granted.Ok ? Done($"Granted {pack} until {Format.Utc(granted.Value!.ExpiresAt)}.", new { Id }) : Refused(granted.Problem!, new { Id });
+    }
+
+    public async Task<IActionResult> OnPostSuspendAsync(string? reason, CancellationToken ct)
+    {
+        if (!await ExistsAsync(ct)) return NotFound();
+        if (string.IsNullOrWhiteSpace(reason)) return Refused(new Api.Problem("REASON_REQUIRED", "A suspension needs a reason."), new { Id });
+        var errors = await suspension.SuspendAsync(Id, reason, OperatorActor, ct);
+        return Finished("Suspended: keys disabled, databases locked, sessions ended.", errors);
+    }
+
+    public async Task<IActionResult> OnPostLiftAsync(CancellationToken ct)
+    {
+        if (!await ExistsAsync(ct)) return NotFound();
+        var errors = await suspension.LiftAsync(Id, OperatorActor, ct);
+        return Finished("Suspension lifted: the keys and databases are back as they were.", errors);
+    }
+
+    private Task<bool> ExistsAsync(CancellationToken ct) => Db.Accounts.AnyAsync(a => a.Id == Id, ct);
+
+    private IActionResult Finished(string notice, IReadOnlyList<string> engineErrors) => engineErrors.Count == 0
+        ? Done(notice, new { Id })
+        : Refused(new Api.Problem("ENGINE_UNAVAILABLE", $"Recorded, but some engine steps failed and will be retried by the quota watcher: {string.Join("; ", engineErrors)}"), new { Id });
+}

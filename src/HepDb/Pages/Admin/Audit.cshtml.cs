@@ -1,0 +1,29 @@
+using HepDb.Accounts;
+using HepDb.Audit;
+using HepDb.Dashboard;
+using Microsoft.AspNetCore.Mvc;
+
+namespace HepDb.Pages.Admin;
+
+public sealed class AuditModel(AccountService accounts) : OperatorPage
+{
+    [BindProperty(SupportsGet = true, Name = "account")] public string? AccountFilter { get; set; }
+    [BindProperty(SupportsGet = true, Name = "action")] public string? ActionFilter { get; set; }
+    public List<AuditEntry> Entries { get; private set; } = [];
+    public string? Message { get; private set; }
+
+    public async Task OnGetAsync(CancellationToken ct)
+    {
+        string? accountId = null;
+        if (!string.IsNullOrWhiteSpace(AccountFilter))
+        {
+            accountId = (await accounts.FindAsync(AccountFilter, ct))?.Id;
+            if (accountId is null)
+            {
+                Message = $"No account \"{AccountFilter}\".";
+                return;
+            }
+        }
+        Entries = await Db.QueryAsync(accountId, string.IsNullOrWhiteSpace(ActionFilter) ? null : ActionFilter.Trim(), 500, ct);
+    }
+}

@@ -1,0 +1,12 @@
+using HepDb.Audit;
+using HepDb.Dashboard;
+
+namespace HepDb.Pages.Dashboard.Database;
+
+/// <summary>The account's own audit log: keys, databases, passwords revealed and rotated, suspensions.</summary>
+public sealed class ActivityModel : DashboardPage
+{
+    public List<AuditEntry> Entries { get; private set; } = [];
+
+    public async Task OnGetAsync(CancellationToken ct) => Entries = await Db.QueryAsync(Account.Id, null, 200, ct);
+}

@@ -1,0 +1,82 @@
+using HepDb.Accounts;
+using HepDb.Dashboard;
+using HepDb.Databases;
+using HepDb.Engines;
+using HepDb.Quotas;
+using Microsoft.AspNetCore.Mvc;
+
+namespace HepDb.Pages.Dashboard.Database;
+
+/// <summary>One database as its card shows it. <see cref="Access"/> is set only when the password was just revealed,
+/// rotated or created in this response.</summary>
+public sealed record DatabaseCard(TenantDatabase Record, EngineKind Kind, string Host, int Port, string MaskedConnectionString,
+    IReadOnlyList<Snippet> Snippets, DatabaseAccess? Access);
+
+public sealed class IndexModel(DatabaseService databases, AccountService accounts, EngineRegistry engines, TimeProvider time) : DashboardPage
+{
+    public const string Mask = "••••••••";
+
+    public EffectiveLimits Limits { get; private set; } = null!;
+    public long UsedBytes { get; private set; }
+    public List<DatabaseCard> Cards { get; } = [];
+    public List<EngineKind> EnabledEngines { get; } = [];
+    public DateTime Now => time.GetUtcNow().UtcDateTime;
+
+    [BindProperty] public string? Name { get; set; }
+    [BindProperty] public string? Engine { get; set; }
+
+    public Task OnGetAsync(CancellationToken ct) => LoadAsync(null, ct);
+
+    public async Task<IActionResult> OnPostCreateAsync(CancellationToken ct)
+    {
+        var created = await databases.CreateAsync(Account.Id, Name, Engine, Actor, idempotencyKey: null, ct);
+        if (!created.Ok) return await ShowAsync(null, error: created.Problem!.Message, ct: ct);
+        Name = null;
+        return await ShowAsync(created.Value, $"Created {created.Value!.Database.Name} ({created.Value.Database.DbName}). Its password is shown below.", ct: ct);
+    }
+
+    public async Task<IActionResult> OnPostRevealAsync(string id, CancellationToken ct)
+    {
+        var revealed = await databases.RevealAsync(Account.Id, id, Actor, ct);
+        return revealed.Ok ? await ShowAsync(revealed.Value, ct: ct) : Refused(revealed.Problem!);
+    }
+
+    public async Task<IActionResult> OnPostRotateAsync(string id, CancellationToken ct)
+    {
+        var rotated = await databases.RotateAsync(Account.Id, id, Actor, ct);
+        return rotated.Ok
+            ? await ShowAsync(rotated.Value, "Password rotated. The old password no longer works; update your apps with the new one.", ct: ct)
+            : Refused(rotated.Problem!);
+    }
+
+    public async Task<IActionResult> OnPostDeleteAsync(string id, string? confirmation, CancellationToken ct)
+    {
+        var deleted = await databases.DeleteAsync(Account.Id, id, confirmation, Actor, ct);
+        return deleted.Ok ? Done($"Deleted {deleted.Value!.Name} ({deleted.Value.DbName}): the database and its user are gone and the slot is free.")
+            : Refused(deleted.Problem!);
+    }
+
+    private async Task<IActionResult> ShowAsync(DatabaseAccess? access, string? notice = null, string? error = null, CancellationToken ct = default)
+    {
+        Say(notice, error);
+        await LoadAsync(access, ct);
+        return Page();
+    }
+
+    private async Task LoadAsync(DatabaseAccess? access, CancellationToken ct)
+    {
+        Limits = await accounts.LimitsAsync(Account, ct);
+        UsedBytes = await accounts.UsedBytesAsync(Account.Id, ct);
+        EnabledEngines.AddRange(EngineKinds.All.Where(engines.IsEnabled));
+        foreach (var d in await databases.ListAsync(Account.Id, ct))
+        {
+            var kind = EngineKinds.Parse(d.Engine);
+            var adapter = engines.Configured.FirstOrDefault(a => a.Kind == kind);
+            var host = adapter?.Server.EffectivePublicHost ?? "(engine not configured)";
+            var port = adapter?.Server.EffectivePublicPort ?? 0;
+            var limit = d.ConnectionLimit > 0 ? d.ConnectionLimit : Limits.ConnectionsPerUser;
+            Cards.Add(new DatabaseCard(d, kind, host, port, adapter?.ConnectionString(d.DbName, d.DbUser, Mask) ?? "",
+                Snippets.For(kind, host, port, d.DbName, d.DbUser, limit), access?.Database.Id == d.Id ? access : null));
+        }
+    }
+}
