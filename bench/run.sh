@@ -29,8 +29,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Started in the background and waited for, so a Ctrl-C reaches the trap at once (bash defers traps while a
-# foreground child runs); cleanup then sends SIGTERM, on which the benchmark stops its servers cleanly.
-dotnet bench/HepDb.Bench/bin/Release/net10.0/HepDb.Bench.dll --root "$root" "$@" &
+# foreground child runs); cleanup then sends SIGTERM, on which the benchmark stops its servers cleanly. setsid keeps
+# the terminal's SIGINT away from the engine servers, which would otherwise die under the benchmark mid-run.
+setsid dotnet bench/HepDb.Bench/bin/Release/net10.0/HepDb.Bench.dll --root "$root" "$@" &
 bench_pid=$!
 rc=0
 wait "$bench_pid" || rc=$?
