@@ -19,7 +19,9 @@ if [ ! -f "$trx" ]; then
 fi
 counters=$(grep -o '<Counters [^>]*>' "$trx")
 count() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
-passed=$(count passed); failed=$(count failed); errors=$(count error); skipped=$(count notExecuted)
+passed=$(count passed); failed=$(count failed); errors=$(count error)
+# Skipped tests are counted as neither executed nor notExecuted by the TRX logger: they are the total minus the executed.
+skipped=$(( $(count total) - $(count executed) ))
 failed=$((failed + errors))
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

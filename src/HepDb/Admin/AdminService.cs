@@ -51,6 +51,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
 
     public async Task<List<EngineRow>> EnginesAsync(CancellationToken ct)
     {
+        await EngineSwitchSync.LoadAsync(db, engines, ct);
         var counts = await db.Databases.GroupBy(d => d.Engine).Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(x => x.Key, x => x.Count, ct);
         var rows = new List<EngineRow>();
         foreach (var kind in EngineKinds.All)
@@ -77,8 +78,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
         row.ChangedBy = actor.Id;
         db.Record(time, actor, null, enabled ? "engine.enabled" : "engine.disabled", kind.WireName());
         await db.SaveChangesAsync(ct);
-        var off = await db.EngineSwitches.AsNoTracking().Where(s => !s.Enabled).Select(s => s.Engine).ToListAsync(ct);
-        engines.SetSwitchedOff(off.Select(EngineKinds.Parse));
+        await EngineSwitchSync.LoadAsync(db, engines, ct);
         return null;
     }
 }

@@ -25,7 +25,13 @@ public sealed class EngineSwitchSync(IServiceScopeFactory scopes, EngineRegistry
     protected override async Task RunPassAsync(bool atStart, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
+        await LoadAsync(scope.ServiceProvider.GetRequiredService<HepDbContext>(), registry, ct);
+    }
+
+    /// <summary>Reads the switches and applies them to <paramref name="registry"/> (also used by the operator tool,
+    /// which has no periodic refresh).</summary>
+    public static async Task LoadAsync(HepDbContext db, EngineRegistry registry, CancellationToken ct)
+    {
         var off = await db.EngineSwitches.AsNoTracking().Where(s => !s.Enabled).Select(s => s.Engine).ToListAsync(ct);
         registry.SetSwitchedOff(off.Select(EngineKinds.Parse));
     }

@@ -1,4 +1,5 @@
 using HepDb.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace HepDb.Tests.Dashboard;
@@ -52,4 +53,20 @@ public static class DashboardKit
     public static async Task<string> ErrorAsync(IPage page) => (await page.Locator(".banner.error").First.TextContentAsync())!.Trim();
 
     public static Task ShotAsync(IPage page, string name) => Browser.ScreenshotAsync(page, name);
+}
+
+/// <summary>Accounts with a dashboard user, made through the same service the operator tool uses.</summary>
+public static class DashboardAccounts
+{
+    public static async Task<(string AccountId, string Email)> CreateAsync(HepDbApp app, string tier)
+    {
+        var email = $"{tier}-{Guid.NewGuid():N}@example.com";
+        await using var scope = app.Services.CreateAsyncScope();
+        var account = await scope.ServiceProvider.GetRequiredService<HepDb.Accounts.AccountService>()
+            .CreateAsync(email, tier, HepDb.Audit.Actor.Operator, CancellationToken.None);
+        var errors = await scope.ServiceProvider.GetRequiredService<HepDb.Dashboard.DashboardUsers>()
+            .SetPasswordAsync(account, DashboardKit.Password, HepDb.Audit.Actor.Operator, CancellationToken.None);
+        Assert.Empty(errors);
+        return (account.Id, email);
+    }
 }

@@ -27,7 +27,8 @@ public sealed class Browser : IAsyncLifetime
     {
         if (_browser is null) Assert.Skip($"No Chromium at {ChromiumPath}: run scripts/setup.sh to install it.");
         var context = await _browser.NewContextAsync(new() { BaseURL = baseUrl, ViewportSize = new() { Width = 1280, Height = 900 } });
-        context.SetDefaultTimeout(15_000);
+        context.SetDefaultTimeout(30_000);
+        context.SetDefaultNavigationTimeout(30_000);
         return await context.NewPageAsync();
     }
 

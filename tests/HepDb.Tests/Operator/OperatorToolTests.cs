@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using HepDb.ApiKeys;
 using HepDb.Tests.Infrastructure;
@@ -77,6 +78,62 @@ public sealed class OperatorToolTests(EngineServers engines)
         Assert.NotNull(key.LastUsedAt);
         Assert.True(DateTime.UtcNow - key.LastUsedAt < TimeSpan.FromMinutes(1));
         Assert.Equal("127.0.0.1", key.LastUsedIp);
+    }
+
+    [Fact]
+    public async Task Scripts_can_list_accounts_set_dashboard_passwords_switch_engines_and_read_the_audit_log()
+    {
+        await using var app = new HepDbApp(engines);
+        _ = app.Services;
+        var email = $"{Guid.NewGuid():N}@ops.test";
+        var accountId = (await RunAsync(app, "account", "create", "--email", email)).Output.Trim();
+
+        var listed = await RunAsync(app, "account", "list", "--search", email[..12]);
+        Assert.Equal(0, listed.ExitCode);
+        Assert.Equal($"{accountId}\t{email}\tfree\tactive\t0\t0", listed.Output.Trim());
+
+        // A generated dashboard password, printed alone, that Identity accepts.
+        var password = await RunAsync(app, "user", "set-password", "--account", email, "--generate");
+        Assert.Equal(0, password.ExitCode);
+        app.Remember(password.Output.Trim());
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<HepDb.Dashboard.DashboardUser>>();
+            var user = await users.FindByEmailAsync(email);
+            Assert.NotNull(user);
+            Assert.True(await users.CheckPasswordAsync(user, password.Output.Trim()));
+            Assert.DoesNotContain(password.Output.Trim(), user.PasswordHash!, StringComparison.Ordinal);
+        }
+
+        // Switching PostgreSQL off reaches the running server (within its 5 s refresh); MariaDB cannot be switched off.
+        var key = await app.MintKeyAsync(accountId);
+        var api = app.ApiClient(key);
+        Assert.Equal("postgres disabled", (await RunAsync(app, "engine", "disable", "postgres")).Output.Trim());
+        Assert.Contains("postgres\tdisabled\tup", (await RunAsync(app, "engine", "list")).Output);
+        var registry = app.Services.GetRequiredService<HepDb.Engines.EngineRegistry>();
+        await WaitUntilAsync(() => !registry.IsEnabled(HepDb.Engines.EngineKind.Postgres));
+        await ApiAssert.ErrorAsync(await api.PostAsJsonAsync("/api/v1/db/databases", new { name = "pg", engine = "postgres" }), 400, "ENGINE_DISABLED");
+        var mariadb = await RunAsync(app, "engine", "disable", "mariadb");
+        Assert.Equal(1, mariadb.ExitCode);
+        Assert.Contains("always available", mariadb.Error);
+        Assert.Equal(0, (await RunAsync(app, "engine", "enable", "postgres")).ExitCode);
+        await WaitUntilAsync(() => registry.IsEnabled(HepDb.Engines.EngineKind.Postgres));
+        var created = await api.PostAsJsonAsync("/api/v1/db/databases", new { name = "pg", engine = "postgres" });
+        Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+        app.Remember(CreatedDatabase.Parse(await created.Content.ReadAsStringAsync()).Password);
+
+        var audit = await RunAsync(app, "audit", "list", "--account", email);
+        Assert.Equal(0, audit.ExitCode);
+        var actions = audit.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')[3]).ToList();
+        Assert.Equal(["database.created", "key.minted", "user.password_set", "account.created"], actions);
+        var engineAudit = await RunAsync(app, "audit", "list", "--action", "engine.", "--limit", "2");
+        Assert.Equal(["engine.enabled", "engine.disabled"], engineAudit.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')[3]));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); !condition(); await Task.Delay(100))
+            Assert.True(DateTime.UtcNow < deadline, "the running server did not follow the switch within 20 s");
     }
 
     private static async Task<ClientResult> RunAsync(HepDbApp app, params string[] args)

@@ -1,0 +1,139 @@
+using System.Net;
+using HepDb.Accounts;
+using HepDb.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Playwright;
+using static HepDb.Tests.Dashboard.DashboardKit;
+
+namespace HepDb.Tests.Dashboard;
+
+/// <summary>The operators' admin area in a real browser: what it changes is checked at the API and on the engine.</summary>
+public sealed class AdminAreaTests(EngineServers engines, Browser browser) : IClassFixture<Browser>
+{
+    [Fact]
+    public async Task A_non_admin_user_gets_nothing_from_the_admin_area()
+    {
+        await using var app = new HepDbApp(engines);
+        var baseUrl = app.StartRealServer();
+        var (tenantId, tenantEmail) = await DashboardAccounts.CreateAsync(app, Tiers.Premium);
+        var page = await browser.NewPageAsync(baseUrl);
+
+        // Signed out: every admin page sends to the sign-in page.
+        var anonymous = await page.GotoAsync("/admin");
+        Assert.EndsWith("/sign-in?ReturnUrl=%2Fadmin", page.Url);
+        Assert.Equal(200, anonymous!.Status);
+
+        await SignInAsync(page, tenantEmail);
+        await page.WaitForURLAsync("**/dashboard/database");
+        Assert.Equal(0, await page.Locator("nav a[href='/admin']").CountAsync());
+        foreach (var path in new[] { "/admin", "/admin/engines", "/admin/audit", $"/admin/accounts/{tenantId}", "/admin/audit?account=" + tenantId })
+        {
+            var response = await page.GotoAsync(path);
+            Assert.Equal(404, response!.Status);
+            Assert.DoesNotContain(tenantEmail, await page.ContentAsync());
+        }
+
+        // A forged post with the user's own cookie and a valid antiforgery token still changes nothing.
+        await page.GotoAsync("/dashboard/database/api-keys");
+        var token = await page.Locator("input[name=__RequestVerificationToken]").First.GetAttributeAsync("value");
+        var post = await page.APIRequest.PostAsync($"/admin/accounts/{tenantId}?handler=Tier",
+            new() { Form = page.APIRequest.CreateFormData().Append("tier", "admin").Append("__RequestVerificationToken", token!), MaxRedirects = 0 });
+        Assert.Equal(404, post.Status);
+        Assert.Equal(Tiers.Premium, await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == tenantId).Select(a => a.Tier).SingleAsync()));
+    }
+
+    [Fact]
+    public async Task An_operator_suspends_and_lifts_an_account_changes_its_tier_and_packs_and_switches_engines()
+    {
+        await using var app = new HepDbApp(engines);
+        var baseUrl = app.StartRealServer();
+        var (tenantId, tenantEmail) = await DashboardAccounts.CreateAsync(app, Tiers.Free);
+        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tiers.Admin);
+        var key = await app.MintKeyAsync(tenantId, "tenant-ci");
+        var tenantApi = app.ApiClient(key);
+        var database = await app.CreateDatabaseAsync(new TestAccount(tenantId, key, tenantApi), "mariadb");
+        Assert.True((await Clients.MariaDbAsync(database.ConnectionString, "SELECT 1")).Ok);
+
+        var admin = await browser.NewPageAsync(baseUrl);
+        await SignInAsync(admin, operatorEmail);
+        await admin.WaitForURLAsync("**/dashboard/database");
+        await admin.Locator("nav a[href='/admin']").ClickAsync();
+
+        // Search finds the tenant by part of the email.
+        await admin.Locator("#q").FillAsync(tenantEmail[..20]);
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        Assert.Equal(1, await admin.Locator("#accounts tbody tr").CountAsync());
+        await ShotAsync(admin, "10-admin-accounts");
+        await admin.Locator("#accounts a", new() { HasTextString = tenantEmail }).ClickAsync();
+
+        // Suspend with a reason: the key stops, the tenant's login is refused; the tenant sees the banner.
+        await admin.Locator("#reason").FillAsync("abuse report #42");
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Suspend account" }).ClickAsync();
+        Assert.Contains("Suspended", await NoticeAsync(admin));
+        Assert.Contains("abuse report #42", await admin.Locator("#account-state").TextContentAsync());
+        await ShotAsync(admin, "11-admin-account-suspended");
+        await ApiAssert.ErrorAsync(await tenantApi.GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED");
+        Assert.False((await Clients.MariaDbAsync(database.ConnectionString, "SELECT 1")).Ok);
+
+        var tenant = await browser.NewPageAsync(baseUrl);
+        await SignInAsync(tenant, tenantEmail);
+        await tenant.WaitForURLAsync("**/dashboard/database");
+        Assert.Contains("abuse report #42", await tenant.Locator("#suspended-banner").TextContentAsync());
+        Assert.True(await tenant.GetByRole(AriaRole.Button, new() { Name = "Create database" }).IsDisabledAsync());
+        Assert.Contains("disabled", await tenant.Locator(".status").First.TextContentAsync());
+        await ShotAsync(tenant, "12-dashboard-suspended");
+        await tenant.GotoAsync("/dashboard/database/api-keys");
+        Assert.True(await tenant.GetByRole(AriaRole.Button, new() { Name = "Create key" }).IsDisabledAsync());
+
+        // Lift: the same key and the same password work again.
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Lift suspension" }).ClickAsync();
+        Assert.Contains("Suspension lifted", await NoticeAsync(admin));
+        await ApiAssert.OkAsync(await tenantApi.GetAsync("/api/v1/db/databases"));
+        var back = await Clients.MariaDbAsync(database.ConnectionString, "SELECT 1");
+        Assert.True(back.Ok, back.ToString());
+        await tenant.GotoAsync("/dashboard/database");
+        Assert.Equal(0, await tenant.Locator("#suspended-banner").CountAsync());
+
+        // Tier and pack: the tenant's Top Up tab follows.
+        await admin.Locator("#tier").SelectOptionAsync("premium");
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Set tier" }).ClickAsync();
+        Assert.Equal("premium", (await admin.Locator("#account-tier").TextContentAsync())!.Trim());
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Grant pack" }).ClickAsync();
+        Assert.Contains("Granted db-pack", await NoticeAsync(admin));
+        await tenant.GotoAsync("/dashboard/database/top-up");
+        Assert.Contains("Premium", await tenant.Locator("#plan").TextContentAsync());
+        Assert.Contains("db-pack", await tenant.Locator("#active-packs").TextContentAsync());
+        Assert.Contains("1 of 3 used", await tenant.Locator("#effective-limits").TextContentAsync());
+        await ShotAsync(tenant, "13-top-up-with-pack");
+
+        // Engines: switching PostgreSQL off refuses new databases there with ENGINE_DISABLED; on again, it works.
+        await admin.GotoAsync("/admin/engines");
+        Assert.Contains("up", await admin.Locator("#engine-mariadb").TextContentAsync());
+        await admin.Locator("#engine-postgres").GetByRole(AriaRole.Button, new() { Name = "Disable" }).ClickAsync();
+        Assert.Contains("switched off", await admin.Locator("#engine-postgres .availability").TextContentAsync());
+        await ShotAsync(admin, "14-admin-engines");
+        var refused = await tenantApi.PostAsync("/api/v1/db/databases", Json(new { name = "pg", engine = "postgres" }));
+        await ApiAssert.ErrorAsync(refused, 400, "ENGINE_DISABLED");
+        await tenant.GotoAsync("/dashboard/database");
+        Assert.Equal(["mariadb"], await tenant.Locator("#create-engine option").EvaluateAllAsync<string[]>("os => os.map(o => o.value)"));
+        await admin.Locator("#engine-postgres").GetByRole(AriaRole.Button, new() { Name = "Enable" }).ClickAsync();
+        var created = await tenantApi.PostAsync("/api/v1/db/databases", Json(new { name = "pg", engine = "postgres" }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        app.Remember(CreatedDatabase.Parse(await created.Content.ReadAsStringAsync()).Password);
+
+        // The audit log, filtered to the tenant, names every operator action; the tenant sees the same entries.
+        await admin.GotoAsync($"/admin/audit?account={Uri.EscapeDataString(tenantEmail)}");
+        var audit = await admin.Locator("table.audit").TextContentAsync();
+        foreach (var action in new[] { "account.suspended", "account.unsuspended", "account.tier_changed", "pack.granted", "database.created", "key.minted" })
+            Assert.Contains(action, audit);
+        Assert.DoesNotContain("engine.disabled", audit); // not this account's
+        await ShotAsync(admin, "15-admin-audit");
+        await admin.GotoAsync("/admin/audit?action=engine.");
+        Assert.Contains("engine.disabled", await admin.Locator("table.audit").TextContentAsync());
+        await tenant.GotoAsync("/dashboard/database/activity");
+        Assert.Contains("account.suspended", await tenant.Locator("table.audit").TextContentAsync());
+    }
+
+    private static StringContent Json(object body) =>
+        new(System.Text.Json.JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
+}
