@@ -116,6 +116,7 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
         await ApiAssert.ErrorAsync(refused, 400, "ENGINE_DISABLED");
         await tenant.GotoAsync("/dashboard/database");
         Assert.Equal(["mariadb"], await tenant.Locator("#create-engine option").EvaluateAllAsync<string[]>("os => os.map(o => o.value)"));
+        Assert.Contains("PostgreSQL is not offered: new databases are paused", await tenant.Locator("main").TextContentAsync());
         await admin.Locator("#engine-postgres").GetByRole(AriaRole.Button, new() { Name = "Enable" }).ClickAsync();
         var created = await tenantApi.PostAsync("/api/v1/db/databases", Json(new { name = "pg", engine = "postgres" }));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);

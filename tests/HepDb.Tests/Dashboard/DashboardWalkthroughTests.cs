@@ -43,6 +43,7 @@ public sealed class DashboardWalkthroughTests(EngineServers engines, Browser bro
         await page.GotoAsync("/dashboard/database");
         var offered = await page.Locator("#create-engine option").EvaluateAllAsync<string[]>("os => os.map(o => o.value)");
         Assert.Equal(["mariadb", "postgres"], offered);
+        Assert.Contains("MongoDB is not offered: it is not enabled on this deployment", await page.Locator(".engine-off").TextContentAsync());
         await CreateDatabaseAsync(page, "my-app", "mariadb");
         Assert.Contains("Created my-app", await NoticeAsync(page));
         var card = Card(page, "my-app");

@@ -72,6 +72,44 @@ public sealed class SignInTests(EngineServers engines, Browser browser) : IClass
     }
 
     [Fact]
+    public async Task Changing_the_password_ends_the_other_sessions_and_the_old_password()
+    {
+        await using var app = new HepDbApp(engines);
+        var baseUrl = app.StartRealServer();
+        var (_, email) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Free);
+        var laptop = await browser.NewPageAsync(baseUrl);
+        var phone = await browser.NewPageAsync(baseUrl);
+        foreach (var page in new[] { laptop, phone })
+        {
+            await SignInAsync(page, email);
+            await page.WaitForURLAsync("**/dashboard/database");
+        }
+
+        await laptop.Locator("header a[href='/dashboard/account']").ClickAsync();
+        await laptop.Locator("#current-password").FillAsync("not-the-password");
+        await laptop.Locator("#new-password").FillAsync("a-new-long-password");
+        await laptop.GetByRole(AriaRole.Button, new() { Name = "Change password" }).ClickAsync();
+        Assert.Contains("current password is wrong", await ErrorAsync(laptop));
+        await laptop.Locator("#current-password").FillAsync(Password);
+        await laptop.Locator("#new-password").FillAsync("a-new-long-password");
+        await laptop.GetByRole(AriaRole.Button, new() { Name = "Change password" }).ClickAsync();
+        Assert.Contains("Password changed", await NoticeAsync(laptop));
+        await ShotAsync(laptop, "08-account");
+
+        // This session goes on; the other one is signed out; the old password no longer signs in.
+        await laptop.GotoAsync("/dashboard/database/api-keys");
+        Assert.EndsWith("/dashboard/database/api-keys", laptop.Url);
+        await phone.GotoAsync("/dashboard/database/api-keys");
+        Assert.Contains("/sign-in", phone.Url);
+        await SignInAsync(phone, email);
+        Assert.Contains("Wrong email or password", await ErrorAsync(phone));
+        await SignInAsync(phone, email, "a-new-long-password");
+        await phone.WaitForURLAsync("**/dashboard/database");
+        var userActions = await app.WithDbAsync(d => d.AuditLog.Where(a => a.Action.StartsWith("user.")).Select(a => a.Action).ToListAsync());
+        Assert.Contains("user.password_changed", userActions);
+    }
+
+    [Fact]
     public async Task Sign_up_can_be_turned_off()
     {
         await using var app = new HepDbApp(engines, new() { ["Dashboard:AllowSignUp"] = "false" });

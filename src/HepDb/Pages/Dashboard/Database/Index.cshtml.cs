@@ -20,6 +20,9 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
     public long UsedBytes { get; private set; }
     public List<DatabaseCard> Cards { get; } = [];
     public List<EngineKind> EnabledEngines { get; } = [];
+
+    /// <summary>The engines not offered, with why, so the form can say it.</summary>
+    public List<(EngineKind Kind, string Why)> OffEngines { get; } = [];
     public DateTime Now => time.GetUtcNow().UtcDateTime;
 
     [BindProperty] public string? Name { get; set; }
@@ -68,6 +71,10 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
         Limits = await accounts.LimitsAsync(Account, ct);
         UsedBytes = await accounts.UsedBytesAsync(Account.Id, ct);
         EnabledEngines.AddRange(EngineKinds.All.Where(engines.IsEnabled));
+        foreach (var kind in EngineKinds.All.Where(k => !engines.IsEnabled(k)))
+            OffEngines.Add((kind, engines.Availability(kind) == EngineAvailability.NotAvailable ? "no server is configured on this deployment"
+                : engines.IsSwitchedOff(kind) ? "new databases are paused by the operators; existing ones keep working"
+                : "it is not enabled on this deployment"));
         foreach (var d in await databases.ListAsync(Account.Id, ct))
         {
             var kind = EngineKinds.Parse(d.Engine);
