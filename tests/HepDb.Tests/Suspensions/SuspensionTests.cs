@@ -63,6 +63,71 @@ public sealed class SuspensionTests(EngineServers engines)
     }
 
     [Fact]
+    public async Task Sessions_of_the_real_clients_open_at_suspension_are_ended_and_the_same_password_works_after_lifting()
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        await using (var scope = app.Services.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<PackService>().GrantAsync(account.Id, "db-pack", "operator", null, Actor.Operator, CancellationToken.None);
+        var maria = await app.CreateDatabaseAsync(account, "mariadb");
+        var pg = await app.CreateDatabaseAsync(account, "postgres");
+
+        // mariadb and psql each connect and sit in a 60 s query, as a tenant's open session would.
+        var started = DateTime.UtcNow;
+        var mariaClient = Clients.MariaDbAsync(maria.ConnectionString, "SELECT SLEEP(60)");
+        var psqlClient = Clients.PsqlAsync(pg.ConnectionString, "SELECT pg_sleep(60)");
+        await WaitForSessionAsync(() => CountMariaDbSessions(maria.DbUser), "mariadb");
+        await WaitForSessionAsync(() => CountPostgresSessions(pg.DbUser), "psql");
+
+        await using (var scope = app.Services.CreateAsyncScope())
+            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "abuse", Actor.Operator, CancellationToken.None));
+
+        var mariaEnded = await mariaClient;
+        var psqlEnded = await psqlClient;
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(45), "the sessions ran on: they were not ended");
+        // SELECT SLEEP returns 1 when its connection is killed mid-sleep; either way the client gets no normal answer.
+        Assert.True(!mariaEnded.Ok || mariaEnded.Output.Trim() == "1", mariaEnded.ToString());
+        Assert.False(psqlEnded.Ok, psqlEnded.ToString());
+        Assert.Contains("terminat", psqlEnded.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, await CountMariaDbSessions(maria.DbUser));
+        Assert.Equal(0, await CountPostgresSessions(pg.DbUser));
+        Assert.False((await Clients.MariaDbAsync(maria.ConnectionString, "SELECT 1")).Ok);
+        Assert.False((await Clients.PsqlAsync(pg.ConnectionString, "SELECT 1")).Ok);
+
+        await using (var scope = app.Services.CreateAsyncScope())
+            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, Actor.Operator, CancellationToken.None));
+        var mariaBack = await Clients.MariaDbAsync(maria.ConnectionString, "SELECT 1");
+        Assert.True(mariaBack.Ok, mariaBack.ToString());
+        var psqlBack = await Clients.PsqlAsync(pg.ConnectionString, "SELECT 1");
+        Assert.True(psqlBack.Ok, psqlBack.ToString());
+    }
+
+    private Task<int> CountMariaDbSessions(string user)
+    {
+        using var admin = MariaDbSession.Open("127.0.0.1", engines.Engines.MariaDb.Port, "root", engines.Engines.MariaDb.AdminPassword, null, TimeSpan.FromSeconds(5));
+        return Task.FromResult(int.Parse(admin.Scalar($"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{user}'")!));
+    }
+
+    private async Task<int> CountPostgresSessions(string user)
+    {
+        await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1", Port = engines.Engines.Postgres.Port, Username = "postgres", Password = engines.Engines.Postgres.AdminPassword,
+            Database = "postgres", Pooling = false,
+        }.ConnectionString);
+        await admin.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE usename = @u", admin);
+        cmd.Parameters.AddWithValue("u", user);
+        return Convert.ToInt32(await cmd.ExecuteScalarAsync());
+    }
+
+    private static async Task WaitForSessionAsync(Func<Task<int>> count, string client)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); await count() == 0; await Task.Delay(100))
+            Assert.True(DateTime.UtcNow < deadline, $"{client} did not connect within 20 s");
+    }
+
+    [Fact]
     public async Task Lifting_returns_an_over_quota_account_to_over_quota_not_active()
     {
         await using var app = new HepDbApp(engines, new() { ["Tiers:Free:StorageMb"] = "1" });
