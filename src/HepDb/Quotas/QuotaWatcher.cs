@@ -76,14 +76,18 @@ public sealed class QuotaWatcher(
         {
             var scan = await adapter.MeasureSizesAsync(ct);
             var now = Time.GetUtcNow().UtcDateTime;
-            var records = await db.Databases.Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready).ToListAsync(ct);
-            foreach (var record in records)
+            var records = await db.Databases.AsNoTracking().Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready)
+                .Select(d => new { d.Id, d.DbName, d.SizeBytes }).ToListAsync(ct);
+            // Most sizes do not change between runs: one statement stamps them all, and only changed sizes are written.
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var ids = records.Select(r => r.Id).ToList();
+            await db.Databases.Where(d => ids.Contains(d.Id)).ExecuteUpdateAsync(s => s.SetProperty(d => d.SizeRefreshedAt, now), ct);
+            foreach (var changed in records.Where(r => r.SizeBytes != scan.Bytes.GetValueOrDefault(r.DbName)))
             {
-                record.SizeBytes = scan.Bytes.GetValueOrDefault(record.DbName);
-                record.SizeRefreshedAt = now;
+                var size = scan.Bytes.GetValueOrDefault(changed.DbName);
+                await db.Databases.Where(d => d.Id == changed.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.SizeBytes, size), ct);
             }
-            await db.SaveChangesAsync(ct);
-            db.ChangeTracker.Clear();
+            await tx.CommitAsync(ct);
             return new ServerScan(engine, true, scan.Queries, records.Count, sw.Elapsed.TotalMilliseconds, null);
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
