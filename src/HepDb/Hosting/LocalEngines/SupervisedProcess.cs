@@ -37,13 +37,16 @@ public sealed class SupervisedProcess : IAsyncDisposable
 
     public static SupervisedProcess Start(string name, string shutdownSignal, string logFile, IEnumerable<string> command)
     {
-        var psi = new ProcessStartInfo("/bin/bash")
+        // setsid: the engine gets a session of its own, so a Ctrl-C in HepDb's terminal reaches HepDb alone, which then
+        // stops the engines in order, instead of the engines catching the SIGINT themselves half-way through.
+        var psi = new ProcessStartInfo("setsid")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        psi.ArgumentList.Add("/bin/bash");
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(Watchdog);
         psi.ArgumentList.Add(name);
