@@ -62,14 +62,13 @@ public sealed class ApiGate : IDisposable
     {
         var http = context.HttpContext;
         var ip = ClientIp(http) ?? "unknown";
-        using (var peek = _failedPerIp.AttemptAcquire(ip, 0))
-            if (!peek.IsAcquired) return Limited(http, peek);
+        if (FailedAuthBlocked(ip) is { } retryAfter) return Limited(http, retryAfter);
 
         var keys = http.RequestServices.GetRequiredService<ApiKeyService>();
         var auth = await keys.AuthenticateAsync(PresentedKey(http.Request.Headers.Authorization), http.RequestAborted);
         if (!auth.Ok)
         {
-            using var _ = _failedPerIp.AttemptAcquire(ip);
+            RecordFailedAuth(ip);
             return ApiEnvelope.Fail(auth.Problem!);
         }
         using (var lease = _perIp.AttemptAcquire(ip))
@@ -82,12 +81,29 @@ public sealed class ApiGate : IDisposable
         return await next(context);
     }
 
-    private static IResult Limited(HttpContext http, RateLimitLease lease)
+    /// <summary>When <paramref name="ip"/> has used up its failed-authentication budget (shared by API keys and
+    /// dashboard sign-ins), how long until it may try again; otherwise null.</summary>
+    public TimeSpan? FailedAuthBlocked(string ip)
     {
-        var retry = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(60);
+        using var peek = _failedPerIp.AttemptAcquire(ip, 0);
+        return peek.IsAcquired ? null : RetryAfter(peek);
+    }
+
+    public void RecordFailedAuth(string ip)
+    {
+        using var _ = _failedPerIp.AttemptAcquire(ip);
+    }
+
+    private static IResult Limited(HttpContext http, RateLimitLease lease) => Limited(http, RetryAfter(lease));
+
+    private static IResult Limited(HttpContext http, TimeSpan retry)
+    {
         http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)).ToString();
         return ApiEnvelope.Fail(ApiErrors.RateLimited);
     }
+
+    private static TimeSpan RetryAfter(RateLimitLease lease) =>
+        lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(60);
 
     private static PartitionedRateLimiter<string> PerMinute(int permits) =>
         PartitionedRateLimiter.Create<string, string>(partition => RateLimitPartition.GetFixedWindowLimiter(partition, _ =>

@@ -110,6 +110,24 @@ public sealed class SignInTests(EngineServers engines, Browser browser) : IClass
     }
 
     [Fact]
+    public async Task Failed_sign_ins_from_one_address_are_limited_across_accounts()
+    {
+        await using var app = new HepDbApp(engines, new() { ["RateLimits:FailedAuthPerIpPerMinute"] = "3" });
+        var page = await browser.NewPageAsync(app.StartRealServer());
+        var (_, first) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Free);
+        var (_, second) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Free);
+        for (var i = 0; i < 3; i++)
+        {
+            await SignInAsync(page, i == 1 ? second : first, "guess-" + i);
+            Assert.Contains("Wrong email or password", await ErrorAsync(page));
+        }
+        // The budget is spent: even the right password of an account that was never locked is not tried.
+        await SignInAsync(page, second);
+        Assert.Contains("Too many failed sign-ins from your address", await ErrorAsync(page));
+        Assert.Equal(1, await app.WithDbAsync(d => d.DashboardUsers.Where(u => u.Email == second).Select(u => u.AccessFailedCount).SingleAsync()));
+    }
+
+    [Fact]
     public async Task Sign_up_can_be_turned_off()
     {
         await using var app = new HepDbApp(engines, new() { ["Dashboard:AllowSignUp"] = "false" });
