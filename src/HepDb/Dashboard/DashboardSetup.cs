@@ -96,6 +96,7 @@ public static class DashboardSetup
             // Pages are private and change often: never cached, never framed.
             if (!Api.ApiEnvelope.IsApiPath(http.Request.Path))
             {
+                http.Response.Headers.CacheControl = "no-store"; // pages can show a password or a key
                 http.Response.Headers.XFrameOptions = "DENY";
                 http.Response.Headers.XContentTypeOptions = "nosniff";
                 http.Response.Headers["Referrer-Policy"] = "same-origin";

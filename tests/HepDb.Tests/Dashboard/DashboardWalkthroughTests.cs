@@ -58,7 +58,9 @@ public sealed class DashboardWalkthroughTests(EngineServers engines, Browser bro
         await page.GotoAsync("/dashboard/database");
         card = Card(page, "my-app");
         Assert.Contains("••••", await card.Locator(".connection-string").TextContentAsync());
-        await card.GetByRole(AriaRole.Button, new() { Name = "Reveal" }).ClickAsync();
+        var revealResponse = await page.RunAndWaitForResponseAsync(() => card.GetByRole(AriaRole.Button, new() { Name = "Reveal" }).ClickAsync(),
+            r => r.Url.Contains("handler=Reveal", StringComparison.Ordinal));
+        Assert.Contains("no-store", await revealResponse.HeaderValueAsync("cache-control")); // the page carries the password
         card = Card(page, "my-app");
         var password = (await card.Locator(".password").TextContentAsync())!.Trim();
         var connection = (await card.Locator(".connection-string").TextContentAsync())!.Trim();
