@@ -17,8 +17,6 @@ public sealed class AccountModel(AdminService admin, PackService packs, Suspensi
     public AccountDetail Detail { get; private set; } = null!;
     public IReadOnlyList<PackOffer> Catalogue => catalogue.Value.EffectiveCatalogue;
 
-    private Actor OperatorActor => Actor.OperatorUser(CurrentUser.Id, HttpContext.Connection.RemoteIpAddress?.ToString());
-
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
         var detail = await admin.DetailAsync(Id, ct);

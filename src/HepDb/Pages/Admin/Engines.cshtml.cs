@@ -24,7 +24,7 @@ public sealed class EnginesModel(AdminService admin) : OperatorPage
     private async Task<IActionResult> SwitchAsync(string engine, bool enabled, CancellationToken ct)
     {
         if (!EngineKinds.TryParse(engine, out var kind)) return Refused(Api.ApiErrors.InvalidEngine());
-        var problem = await admin.SetEngineEnabledAsync(kind, enabled, Actor.OperatorUser(CurrentUser.Id, HttpContext.Connection.RemoteIpAddress?.ToString()), ct);
+        var problem = await admin.SetEngineEnabledAsync(kind, enabled, OperatorActor, ct);
         return problem is null
             ? Done(enabled ? $"{kind.DisplayName()}: new databases allowed." : $"{kind.DisplayName()}: new databases refused with ENGINE_DISABLED; existing ones keep working.")
             : Refused(problem);
