@@ -69,6 +69,14 @@ public sealed class MetadataStoreTests(EngineServers engines)
                 DbUser = "dup_x_1", PasswordSealed = "v1.k.abc", Phase = DatabasePhase.Ready, PhaseChangedAt = now,
                 SizeBytes = 5_000_000_000, SizeRefreshedAt = now, CreatedAt = now, ConnectionLimit = 25,
             });
+            db.DashboardUsers.Add(new HepDb.Dashboard.DashboardUser
+            {
+                Id = Ulid.New(), AccountId = accountId, Email = $"{accountId}@x.test", NormalizedEmail = $"{accountId}@X.TEST",
+                PasswordHash = "AQAAAA…", SecurityStamp = "stamp", LockoutEndUtc = now, AccessFailedCount = 3, CreatedAt = now,
+            });
+            db.DataProtectionKeys.Add(new HepDb.Dashboard.DataProtectionKey { Id = $"key-{accountId}", FriendlyName = "key", Xml = "<sealed>v1.k.x</sealed>" });
+            await db.EngineSwitches.Where(e => e.Engine == "postgres").ExecuteDeleteAsync();
+            db.EngineSwitches.Add(new HepDb.Engines.EngineSwitch { Engine = "postgres", Enabled = false, ChangedAt = now, ChangedBy = "operator" });
             await db.SaveChangesAsync();
         }
         await using (var db = new HepDbContext(builder.Options))
@@ -82,11 +90,26 @@ public sealed class MetadataStoreTests(EngineServers engines)
             Assert.Equal(5_000_000_000, database.SizeBytes);
             Assert.Equal(now, database.SizeRefreshedAt);
             Assert.Single(await db.ApiKeys.Where(k => k.AccountId == accountId).ToListAsync());
+            var user = await db.DashboardUsers.SingleAsync(u => u.AccountId == accountId);
+            Assert.Equal((now, 3, "stamp"), (user.LockoutEndUtc!.Value, user.AccessFailedCount, user.SecurityStamp));
+            Assert.Equal("<sealed>v1.k.x</sealed>", (await db.DataProtectionKeys.SingleAsync(k => k.Id == $"key-{accountId}")).Xml);
+            var engineSwitch = await db.EngineSwitches.SingleAsync(e => e.Engine == "postgres");
+            Assert.False(engineSwitch.Enabled);
+            Assert.Equal(now, engineSwitch.ChangedAt);
             // The unique slot index holds on both providers.
             db.Databases.Add(new TenantDatabase
             {
                 Id = Ulid.New(), AccountId = accountId, Name = "dup", Engine = "postgres", Slot = 1, DbName = "up_x_9",
                 DbUser = "dup_x_9", PasswordSealed = "v1.k.abc", CreatedAt = now,
+            });
+            await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
+        }
+        await using (var db = new HepDbContext(builder.Options))
+        {
+            // One user per email, on both providers.
+            db.DashboardUsers.Add(new HepDb.Dashboard.DashboardUser
+            {
+                Id = Ulid.New(), AccountId = accountId, Email = "other", NormalizedEmail = $"{accountId}@X.TEST", SecurityStamp = "s", CreatedAt = now,
             });
             await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
         }
