@@ -128,6 +128,8 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
         foreach (var action in new[] { "account.suspended", "account.unsuspended", "account.tier_changed", "pack.granted", "database.created", "key.minted" })
             Assert.Contains(action, audit);
         Assert.DoesNotContain("engine.disabled", audit); // not this account's
+        Assert.Contains($"operator {operatorEmail}", audit); // who, by name: the operator's email, the key's label
+        Assert.Contains($"key \"tenant-ci\" {key[..13]}…", audit);
         await ShotAsync(admin, "15-admin-audit");
         await admin.GotoAsync("/admin/audit?action=engine.");
         Assert.Contains("engine.disabled", await admin.Locator("table.audit").TextContentAsync());

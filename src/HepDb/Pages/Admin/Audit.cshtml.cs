@@ -9,7 +9,7 @@ public sealed class AuditModel(AccountService accounts) : OperatorPage
 {
     [BindProperty(SupportsGet = true, Name = "account")] public string? AccountFilter { get; set; }
     [BindProperty(SupportsGet = true, Name = "action")] public string? ActionFilter { get; set; }
-    public List<AuditEntry> Entries { get; private set; } = [];
+    public AuditView Entries { get; private set; } = new([], new Dictionary<string, string>());
     public string? Message { get; private set; }
 
     public async Task OnGetAsync(CancellationToken ct)
@@ -24,6 +24,6 @@ public sealed class AuditModel(AccountService accounts) : OperatorPage
                 return;
             }
         }
-        Entries = await Db.QueryAsync(accountId, string.IsNullOrWhiteSpace(ActionFilter) ? null : ActionFilter.Trim(), 500, ct);
+        Entries = await AuditView.LoadAsync(Db, accountId, string.IsNullOrWhiteSpace(ActionFilter) ? null : ActionFilter.Trim(), 500, ct);
     }
 }

@@ -6,7 +6,7 @@ namespace HepDb.Pages.Dashboard.Database;
 /// <summary>The account's own audit log: keys, databases, passwords revealed and rotated, suspensions.</summary>
 public sealed class ActivityModel : DashboardPage
 {
-    public List<AuditEntry> Entries { get; private set; } = [];
+    public AuditView Entries { get; private set; } = null!;
 
-    public async Task OnGetAsync(CancellationToken ct) => Entries = await Db.QueryAsync(Account.Id, null, 200, ct);
+    public async Task OnGetAsync(CancellationToken ct) => Entries = await AuditView.LoadAsync(Db, Account.Id, null, 200, ct);
 }
