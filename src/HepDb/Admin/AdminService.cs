@@ -14,7 +14,7 @@ public sealed record AccountRow(Account Account, int Databases, long UsedBytes);
 
 public sealed record AccountDetail(
     Account Account, EffectiveLimits Limits, long UsedBytes, IReadOnlyList<PackGrant> Packs,
-    IReadOnlyList<TenantDatabase> Databases, IReadOnlyList<ApiKey> Keys, AuditView Audit);
+    IReadOnlyList<TenantDatabase> Databases, IReadOnlyList<ApiKey> Keys, IReadOnlyList<Dashboard.DashboardUser> Users, AuditView Audit);
 
 public sealed record EngineRow(EngineKind Kind, EngineAvailability Availability, bool ConfiguredEnabled, bool SwitchedOff,
     string? Host, int? Port, EngineProbe? Probe, int Databases);
@@ -46,6 +46,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
             await db.PackGrants.AsNoTracking().Where(p => p.AccountId == accountId).OrderByDescending(p => p.ExpiresAt).ToListAsync(ct),
             await db.Databases.AsNoTracking().Where(d => d.AccountId == accountId).OrderBy(d => d.CreatedAt).ToListAsync(ct),
             await db.ApiKeys.AsNoTracking().Where(k => k.AccountId == accountId).OrderBy(k => k.CreatedAt).ToListAsync(ct),
+            await db.DashboardUsers.AsNoTracking().Where(u => u.AccountId == accountId).ToListAsync(ct),
             await AuditView.LoadAsync(db, accountId, null, 50, ct));
     }
 

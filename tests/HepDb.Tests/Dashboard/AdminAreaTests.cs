@@ -94,6 +94,16 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
         await tenant.GotoAsync("/dashboard/database");
         Assert.Equal(0, await tenant.Locator("#suspended-banner").CountAsync());
 
+        // Reset the tenant's password: shown once to the operator, the tenant's session ends, the new password signs in.
+        await admin.Locator("#users summary", new() { HasTextString = "Reset password" }).ClickAsync();
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Reset password" }).ClickAsync();
+        var temporary = (await admin.Locator("#temporary-password").TextContentAsync())!.Trim();
+        app.Remember(temporary);
+        await tenant.GotoAsync("/dashboard/database");
+        Assert.Contains("/sign-in", tenant.Url);
+        await SignInAsync(tenant, tenantEmail, temporary);
+        await tenant.WaitForURLAsync("**/dashboard/database");
+
         // Tier and pack: the tenant's Top Up tab follows.
         await admin.Locator("#tier").SelectOptionAsync("premium");
         await admin.GetByRole(AriaRole.Button, new() { Name = "Set tier" }).ClickAsync();

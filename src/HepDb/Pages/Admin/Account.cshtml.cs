@@ -11,11 +11,16 @@ namespace HepDb.Pages.Admin;
 
 /// <summary>One account: its limits, packs, databases and keys, and the operator's actions on it. Every action goes
 /// through the same service the operator tool uses.</summary>
-public sealed class AccountModel(AdminService admin, PackService packs, Suspension suspension, IOptions<PacksOptions> catalogue) : OperatorPage
+public sealed class AccountModel(AdminService admin, PackService packs, Suspension suspension, DashboardUsers users, IOptions<PacksOptions> catalogue, TimeProvider time)
+    : OperatorPage
 {
     [BindProperty(SupportsGet = true)] public string Id { get; set; } = "";
     public AccountDetail Detail { get; private set; } = null!;
     public IReadOnlyList<PackOffer> Catalogue => catalogue.Value.EffectiveCatalogue;
+    public DateTime Now => time.GetUtcNow().UtcDateTime;
+
+    /// <summary>A temporary password set by <see cref="OnPostResetPasswordAsync"/>, shown to the operator once.</summary>
+    public string? TemporaryPassword { get; private set; }
 
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
@@ -53,6 +58,20 @@ public sealed class AccountModel(AdminService admin, PackService packs, Suspensi
         if (!await ExistsAsync(ct)) return NotFound();
         var errors = await suspension.LiftAsync(Id, OperatorActor, ct);
         return Finished("Suspension lifted: the keys and databases are back as they were.", errors);
+    }
+
+    /// <summary>Sets a generated password (shown once, here), lifts a sign-in lockout and ends the user's sessions.</summary>
+    public async Task<IActionResult> OnPostResetPasswordAsync(CancellationToken ct)
+    {
+        var account = await Db.Accounts.FirstOrDefaultAsync(a => a.Id == Id, ct);
+        if (account is null) return NotFound();
+        var password = Security.Secrets.NewDatabasePassword();
+        var errors = await users.SetPasswordAsync(account, password, OperatorActor, ct);
+        if (errors.Count > 0) return Refused(new Api.Problem("INVALID_PASSWORD", string.Join(" ", errors)), new { Id });
+        TemporaryPassword = password;
+        Say("Password reset: the user's sessions are ended and any lockout is lifted. Give them this password; it is shown once.");
+        Detail = (await admin.DetailAsync(Id, ct))!;
+        return Page();
     }
 
     private Task<bool> ExistsAsync(CancellationToken ct) => Db.Accounts.AnyAsync(a => a.Id == Id, ct);
