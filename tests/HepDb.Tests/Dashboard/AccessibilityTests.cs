@@ -1,0 +1,49 @@
+using Deque.AxeCore.Playwright;
+using HepDb.Tests.Infrastructure;
+using Microsoft.Playwright;
+using static HepDb.Tests.Dashboard.DashboardKit;
+
+namespace HepDb.Tests.Dashboard;
+
+/// <summary>axe-core (Deque's engine, run inside the real Chromium) finds no accessibility problem, of any impact, on
+/// any page: labelled controls, contrast, landmarks, names for buttons and links, table headers.</summary>
+public sealed class AccessibilityTests(EngineServers engines, Browser browser) : IClassFixture<Browser>
+{
+    [Fact]
+    public async Task Every_page_passes_axe_without_violations()
+    {
+        await using var app = new HepDbApp(engines);
+        var baseUrl = app.StartRealServer();
+        var page = await browser.NewPageAsync(baseUrl);
+        var problems = new List<string>();
+
+        foreach (var path in new[] { "/sign-in", "/sign-up" })
+        {
+            await page.GotoAsync(path);
+            await CheckAsync(page, path, problems);
+        }
+
+        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Admin);
+        await SignInAsync(page, operatorEmail);
+        await page.WaitForURLAsync("**/dashboard/database");
+        app.Remember(await CreateKeyAsync(page, "a11y"));
+        await CheckAsync(page, "api-keys with a new key", problems);
+        await CreateDatabaseAsync(page, "a11y-app", "mariadb");
+        await CheckAsync(page, "databases with a revealed password", problems);
+        foreach (var path in new[] { "/dashboard/database", "/dashboard/database/api-keys", "/dashboard/database/top-up",
+                     "/dashboard/database/activity", "/dashboard/account", "/admin", "/admin/engines", "/admin/audit" })
+        {
+            await page.GotoAsync(path);
+            await CheckAsync(page, path, problems);
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    private static async Task CheckAsync(IPage page, string where, List<string> problems)
+    {
+        var result = await page.RunAxe();
+        Assert.NotEmpty(result.Passes); // axe really ran its rules on this page
+        foreach (var v in result.Violations)
+            problems.Add($"{where}: {v.Impact} {v.Id}: {v.Help} at {string.Join(", ", v.Nodes.Select(n => n.Html))}");
+    }
+}
