@@ -39,6 +39,43 @@ public sealed class AccessibilityTests(EngineServers engines, Browser browser) :
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
+    [Fact]
+    public async Task Signing_up_and_creating_a_database_work_from_the_keyboard_alone()
+    {
+        await using var app = new HepDbApp(engines);
+        var page = await browser.NewPageAsync(app.StartRealServer());
+        await page.GotoAsync("/sign-up");
+        await page.Keyboard.TypeAsync($"keys-{Guid.NewGuid():N}@example.com"); // the email field has the focus
+        await page.Keyboard.PressAsync("Tab");
+        await page.Keyboard.TypeAsync(Password);
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**/dashboard/database");
+
+        await TabToAsync(page, "create-name");
+        await page.Keyboard.TypeAsync("typed-app");
+        await page.Keyboard.PressAsync("Enter");
+        Assert.Contains("Created typed-app", await NoticeAsync(page));
+
+        // Reveal is reachable with Tab and works with Enter.
+        await page.GotoAsync("/dashboard/database");
+        await TabToAsync(page, null, "Reveal");
+        await page.Keyboard.PressAsync("Enter");
+        await page.Locator(".password").WaitForAsync();
+        app.Remember((await page.Locator(".password").TextContentAsync())!.Trim());
+    }
+
+    /// <summary>Presses Tab until the element with <paramref name="id"/> (or a button with <paramref name="text"/>) has the focus.</summary>
+    private static async Task TabToAsync(IPage page, string? id, string? text = null)
+    {
+        for (var i = 0; i < 40; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            var focused = await page.EvaluateAsync<string[]>("() => [document.activeElement.id, document.activeElement.textContent.trim()]");
+            if ((id is not null && focused[0] == id) || (text is not null && focused[1] == text)) return;
+        }
+        Assert.Fail($"Tab never reached {id ?? text}");
+    }
+
     private static async Task CheckAsync(IPage page, string where, List<string> problems)
     {
         var result = await page.RunAxe();
