@@ -1,6 +1,7 @@
 using System.Net;
 using HepDb.Engines;
 using HepDb.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Playwright;
 using static HepDb.Tests.Dashboard.DashboardKit;
 
@@ -147,5 +148,36 @@ public sealed class DashboardWalkthroughTests(EngineServers engines, Browser bro
         var log = app.Log.Text;
         foreach (var secret in app.SecretsSeen.Append(Password))
             Assert.False(log.Contains(secret, StringComparison.Ordinal), $"a secret starting {secret[..4]} is in the log");
+    }
+
+    [Fact]
+    public async Task An_over_quota_account_sees_why_and_what_to_do()
+    {
+        await using var app = new HepDbApp(engines, new() { ["Tiers:Premium:StorageMb"] = "1" });
+        var baseUrl = app.StartRealServer();
+        var (accountId, email) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Premium);
+        var key = await app.MintKeyAsync(accountId);
+        var database = await app.CreateDatabaseAsync(new TestAccount(accountId, key, app.ApiClient(key)), "mariadb", "big-app");
+        var filled = await Clients.MariaDbAsync(database.ConnectionString, "CREATE TABLE big (id INT PRIMARY KEY AUTO_INCREMENT, x TEXT); " +
+            "INSERT INTO big (x) SELECT REPEAT('x', 1000) FROM seq_1_to_3000; ANALYZE TABLE big;");
+        Assert.True(filled.Ok, filled.ToString());
+        await HepDb.Tests.Quotas.OverQuotaTests.RunWatcherAsync(app);
+
+        var page = await browser.NewPageAsync(baseUrl);
+        await SignInAsync(page, email);
+        await page.WaitForURLAsync("**/dashboard/database");
+        var card = Card(page, "big-app");
+        Assert.Contains("over quota", await card.Locator(".status").TextContentAsync());
+        Assert.Contains("writes are blocked", await card.TextContentAsync());
+        Assert.Contains("of 1 MB used", await page.Locator("#usage-storage").TextContentAsync());
+        Assert.Contains("full", await page.Locator("#usage-storage .bar").GetAttributeAsync("class"));
+        Assert.DoesNotContain("not measured", await card.TextContentAsync());
+        await ShotAsync(page, "09-databases-over-quota");
+
+        // A second database is refused with the API's STORAGE_QUOTA_EXCEEDED message, and nothing is created.
+        await CreateDatabaseAsync(page, "another", "postgres");
+        Assert.Matches(@"^Your account uses [0-9.]+ MB of its 1 MB storage\. Free space or add a pack in Top Up\.$", await ErrorAsync(page));
+        Assert.Equal(1, await page.Locator("article.database").CountAsync());
+        Assert.Equal(1, await app.WithDbAsync(d => d.Databases.CountAsync(x => x.AccountId == accountId)));
     }
 }
