@@ -57,7 +57,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
         var rows = new List<EngineRow>();
         foreach (var kind in EngineKinds.All)
         {
-            var adapter = engines.Configured.FirstOrDefault(a => a.Kind == kind);
+            var adapter = engines.Find(kind);
             var probe = adapter is null ? null : await adapter.ProbeAsync(ct);
             rows.Add(new EngineRow(kind, engines.Availability(kind), engines.ConfiguredEnabled(kind), engines.IsSwitchedOff(kind),
                 adapter?.Server.Host, adapter?.Server.Port, probe, counts.GetValueOrDefault(kind.WireName())));

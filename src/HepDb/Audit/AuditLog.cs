@@ -12,6 +12,8 @@ public sealed record Actor(string Id, string? Ip)
     public static readonly Actor Operator = new("operator", null);
     /// <summary>An operator acting in the admin area, as themselves.</summary>
     public static Actor OperatorUser(string userId, string? ip) => new($"operator:{userId}", ip);
+    /// <summary>Someone signing up: there is no user yet to name.</summary>
+    public static Actor SignUp(string? ip) => new("signup", ip);
     public static readonly Actor System = new("system", null);
 }
 

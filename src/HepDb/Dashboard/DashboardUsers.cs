@@ -12,7 +12,7 @@ public sealed class DashboardOptions
     public const string Section = "Dashboard";
 
     /// <summary>Whether anyone may sign up on <c>/sign-up</c>. When false, operators create users with
-    /// <c>hepdb-admin user create</c>. Default true.</summary>
+    /// <c>hepdb-admin account create</c> and <c>hepdb-admin user set-password</c>. Default true.</summary>
     public bool AllowSignUp { get; set; } = true;
 }
 
@@ -56,10 +56,12 @@ public sealed class DashboardUsers(HepDbContext db, UserManager<DashboardUser> u
         }
         else
         {
-            await users.RemovePasswordAsync(user);
-            result = await users.AddPasswordAsync(user, password);
-            if (result.Succeeded) await users.ResetAccessFailedCountAsync(user);
-            if (result.Succeeded) await users.SetLockoutEndDateAsync(user, null);
+            // One save: the new hash, the lifted lockout and a new security stamp (which ends the user's sessions).
+            // The validators ran above; removing the old password first would leave a moment with none.
+            user.PasswordHash = users.PasswordHasher.HashPassword(user, password);
+            user.AccessFailedCount = 0;
+            user.LockoutEndUtc = null;
+            result = await users.UpdateSecurityStampAsync(user);
         }
         if (!result.Succeeded) return result.Errors.Select(e => e.Description).ToList();
         db.Record(time, actor, account.Id, "user.password_set", user.Id);

@@ -290,11 +290,9 @@ public sealed class DatabaseService(
     private Task<bool> IsSuspendedAsync(string accountId, CancellationToken ct) =>
         db.Accounts.AnyAsync(a => a.Id == accountId && a.SuspendedAt != null, ct);
 
-    private bool TryAdapter(TenantDatabase record, out IEngineAdapter adapter)
+    private bool TryAdapter(TenantDatabase record, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IEngineAdapter? adapter)
     {
-        adapter = null!;
-        if (!EngineKinds.TryParse(record.Engine, out var kind) || !engines.Configured.Any(a => a.Kind == kind)) return false;
-        adapter = engines.Get(kind);
-        return true;
+        adapter = EngineKinds.TryParse(record.Engine, out var kind) ? engines.Find(kind) : null;
+        return adapter is not null;
     }
 }

@@ -43,7 +43,7 @@ public sealed class EngineRegistry : IAsyncDisposable
     /// <summary>Availability for new databases: configuration first, then an operator's runtime switch
     /// (see <see cref="EngineSwitch"/>). MariaDB cannot be switched off.</summary>
     public EngineAvailability Availability(EngineKind kind) =>
-        _availability[kind] == EngineAvailability.Enabled && kind != EngineKind.MariaDb && _switchedOff.Contains(kind)
+        _availability[kind] == EngineAvailability.Enabled && _switchedOff.Contains(kind)
             ? EngineAvailability.Disabled
             : _availability[kind];
 
@@ -54,10 +54,14 @@ public sealed class EngineRegistry : IAsyncDisposable
 
     public bool IsSwitchedOff(EngineKind kind) => _switchedOff.Contains(kind);
 
+    // The one guard that keeps MariaDB on: the switched-off set never holds it.
     internal void SetSwitchedOff(IEnumerable<EngineKind> kinds) => _switchedOff = kinds.Where(k => k != EngineKind.MariaDb).ToHashSet();
 
     /// <summary>Every engine that has a server, enabled for new databases or not (existing databases still need it).</summary>
     public IEnumerable<IEngineAdapter> Configured => _adapters.Values;
+
+    /// <summary>The engine's adapter, or null when it has no server.</summary>
+    public IEngineAdapter? Find(EngineKind kind) => _adapters.GetValueOrDefault(kind);
 
     public IEngineAdapter Get(EngineKind kind) =>
         _adapters.TryGetValue(kind, out var a) ? a : throw new EngineUnavailableException(kind, "no server is configured for this engine");

@@ -78,7 +78,7 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
         foreach (var d in await databases.ListAsync(Account.Id, ct))
         {
             var kind = EngineKinds.Parse(d.Engine);
-            var adapter = engines.Configured.FirstOrDefault(a => a.Kind == kind);
+            var adapter = engines.Find(kind);
             var host = adapter?.Server.EffectivePublicHost ?? "(engine not configured)";
             var port = adapter?.Server.EffectivePublicPort ?? 0;
             var limit = d.ConnectionLimit > 0 ? d.ConnectionLimit : Limits.ConnectionsPerUser;
