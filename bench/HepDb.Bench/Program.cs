@@ -39,9 +39,16 @@ Directory.CreateDirectory(root);
 var engines = new EnginesOptions { LocalDurable = false };
 engines.MariaDb.Port = FreePort();
 engines.Postgres.Port = FreePort();
+engines.Postgres.Local = settings.Bench == "watcher"; // the create benchmark measures MariaDB only
 await using var servers = new LocalEngineServers(root, engines, NullLogger.Instance);
 try
 {
+    if (settings.Bench == "create")
+    {
+        Console.WriteLine($"HepDb create-latency benchmark: {settings.Count} creates of each kind, {Environment.ProcessorCount} cores");
+        await servers.StartAsync(ct);
+        return await new CreateBench(engines.MariaDb, settings).RunAsync(ct);
+    }
     Console.WriteLine($"HepDb quota-watcher benchmark: {settings.Count} databases per engine, {Environment.ProcessorCount} cores, " +
                       $"median of {settings.Rounds} timed scans after one warm-up");
     var started = Stopwatch.StartNew();
@@ -101,11 +108,13 @@ static int FreePort()
 
 namespace HepDb.Bench
 {
-    internal sealed record BenchSettings(int Count, int Parallel, int Rounds, int TableEvery, string? Root, bool Verbose)
+    internal sealed record BenchSettings(string Bench, int Count, int Parallel, int Rounds, int TableEvery, string? Root, bool Verbose)
     {
         public const string Usage =
-            "usage: HepDb.Bench [--count N] [--parallel P] [--rounds R] [--table-every K] [--root DIR] [--verbose]\n" +
-            "  --count N        databases per engine (default 1000)\n" +
+            "usage: HepDb.Bench [watcher|create] [--count N] [--parallel P] [--rounds R] [--table-every K] [--root DIR] [--verbose]\n" +
+            "  watcher          the quota-watcher benchmark (the default)\n" +
+            "  create           MariaDB create latency: the adapter against the same DDL by hand\n" +
+            "  --count N        databases per engine (default 1000; for create: timed creates of each kind, default 200)\n" +
             "  --parallel P     databases created at a time (default 4)\n" +
             "  --rounds R       timed scans of each kind; the median is printed (default 3)\n" +
             "  --table-every K  every K-th database gets a 1,000-row table so sizes differ (default 10)\n" +
@@ -113,7 +122,7 @@ namespace HepDb.Bench
 
         public static BenchSettings? Parse(string[] args)
         {
-            var s = new BenchSettings(1000, 4, 3, 10, null, false);
+            var s = new BenchSettings("watcher", 0, 4, 3, 10, null, false);
             for (var i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
@@ -129,6 +138,7 @@ namespace HepDb.Bench
                         "--table-every" => s with { TableEvery = Positive() },
                         "--root" => s with { Root = Path.GetFullPath(Next()) },
                         "--verbose" => s with { Verbose = true },
+                        "watcher" or "create" => s with { Bench = args[i] },
                         "-h" or "--help" => throw new FormatException(""),
                         _ => throw new FormatException($"unknown argument {args[i]}"),
                     };
@@ -140,7 +150,7 @@ namespace HepDb.Bench
                     return null;
                 }
             }
-            return s;
+            return s.Count > 0 ? s : s with { Count = s.Bench == "create" ? 200 : 1000 };
         }
     }
 
