@@ -23,10 +23,7 @@ internal sealed class CreateBench(EngineServerOptions server, BenchSettings sett
         var adapterMs = new List<double>();
         var byHandMs = new List<double>();
         var made = new List<TenantSpec>();
-        await using var conn = new MySqlConnection(new MySqlConnectionStringBuilder
-        {
-            Server = server.Host, Port = (uint)server.Port, UserID = server.AdminUser ?? "root", Password = server.AdminPassword, Pooling = false,
-        }.ConnectionString);
+        await using var conn = new MySqlConnection(MariaDbAdapter.ConnectionStringFor(server, server.AdminUser ?? "root", server.AdminPassword, null, pooling: false));
         await conn.OpenAsync(ct);
         try
         {

@@ -19,6 +19,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 using Npgsql;
 
 // The quota-watcher benchmark (issue 6): provision N databases per engine through HepDb's own DatabaseService on
@@ -300,24 +301,20 @@ namespace HepDb.Bench
         /// <summary>The naive way: one admin connection, one size query per database (names already known, and the
         /// sizes are not stored, so this side does less work than the watcher's timed step).</summary>
         private static Task<(int Queries, double Ms, long Bytes)> BaselineAsync(IEngineAdapter adapter, List<string> names, CancellationToken ct) =>
-            adapter switch
-            {
-                MariaDbAdapter m => Task.Run(() => MariaDbBaseline(m, names, ct), ct),
-                _ => PostgresBaselineAsync(adapter.Server, names, ct),
-            };
+            adapter.Kind == EngineKind.MariaDb ? MariaDbBaselineAsync(adapter.Server, names, ct) : PostgresBaselineAsync(adapter.Server, names, ct);
 
-        private static (int, double, long) MariaDbBaseline(MariaDbAdapter adapter, List<string> names, CancellationToken ct)
+        private static async Task<(int, double, long)> MariaDbBaselineAsync(EngineServerOptions server, List<string> names, CancellationToken ct)
         {
             var sw = Stopwatch.StartNew();
             long bytes = 0;
-            using var s = adapter.OpenAdmin();
+            await using var conn = new MySqlConnection(MariaDbAdapter.ConnectionStringFor(server, server.AdminUser ?? "root", server.AdminPassword, null, pooling: false));
+            await conn.OpenAsync(ct);
             foreach (var name in names)
             {
-                ct.ThrowIfCancellationRequested();
                 // DDL-style inlining is safe: Require() admits [a-z0-9_] only.
-                var size = s.Scalar("SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS UNSIGNED) " +
-                                    $"FROM information_schema.TABLES WHERE table_schema = '{TenantNames.Require(name)}'");
-                bytes += long.Parse(size ?? "0", CultureInfo.InvariantCulture);
+                await using var cmd = new MySqlCommand("SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS UNSIGNED) " +
+                                                       $"FROM information_schema.TABLES WHERE table_schema = '{TenantNames.Require(name)}'", conn);
+                bytes += Convert.ToInt64(await cmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
             }
             return (names.Count, sw.Elapsed.TotalMilliseconds, bytes);
         }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using HepDb.Engines.MariaDb;
 using HepDb.Security;
 using HepDb.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
@@ -72,6 +71,84 @@ public sealed class EngineErrorTests(EngineServers engines)
         blackHole.Stop();
         foreach (var c in held) c.Dispose();
     }
+
+    /// <summary>A server that is frozen (SIGSTOP) keeps its port open and its pooled connections alive, but answers
+    /// nothing. Every create must still end at the connect timeout, and waiting for it must not starve the thread pool:
+    /// the liveness endpoint keeps answering at once. After SIGCONT nothing is left of the refused creates. A private
+    /// MariaDB is used, since freezing the shared one would stall every other test.</summary>
+    [Fact]
+    public async Task A_frozen_MariaDB_answers_50_concurrent_creates_with_ENGINE_UNAVAILABLE_within_the_connect_timeout()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"hepdb-frozen-{Guid.NewGuid():N}");
+        var options = new HepDb.Hosting.EnginesOptions { LocalDurable = false };
+        options.MariaDb.Port = EngineServers.FreePort();
+        options.Postgres.Local = false;
+        options.Mongo.Local = false;
+        var servers = new HepDb.Hosting.LocalEngines.LocalEngineServers(root, options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var pid = 0;
+        try
+        {
+            await servers.StartAsync(CancellationToken.None);
+            pid = int.Parse(File.ReadAllText(Path.Combine(root, "engines", "mariadb", "run", "mysqld.pid")).Trim());
+            var connectTimeout = TimeSpan.FromSeconds(2);
+            await using var app = new HepDbApp(engines, new()
+            {
+                ["Engines:MariaDb:Port"] = options.MariaDb.Port.ToString(),
+                ["Engines:MariaDb:AdminPassword"] = options.MariaDb.AdminPassword,
+                ["Engines:MariaDb:ConnectTimeout"] = connectTimeout.ToString(),
+            });
+            app.StartRealServer();
+            var account = await app.CreateAccountAsync(HepDb.Accounts.Tiers.Admin);
+            var first = await app.CreateDatabaseAsync(account, "mariadb", "before-the-freeze"); // leaves a pooled admin connection
+
+            var health = app.ApiClient(null);
+            Assert.Equal(HttpStatusCode.OK, (await health.GetAsync("/healthz")).StatusCode); // a warm connection, as a monitor has
+
+            Signal("STOP", pid);
+            using var stopPinging = new CancellationTokenSource();
+            var pings = Task.Run(async () =>
+            {
+                var slowest = TimeSpan.Zero;
+                while (!stopPinging.IsCancellationRequested)
+                {
+                    var sw = Stopwatch.StartNew();
+                    Assert.Equal(HttpStatusCode.OK, (await health.GetAsync("/healthz")).StatusCode);
+                    if (sw.Elapsed > slowest) slowest = sw.Elapsed;
+                    await Task.Delay(20);
+                }
+                return slowest;
+            });
+            var creates = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+            {
+                var sw = Stopwatch.StartNew();
+                var response = await account.Api.PostAsync(Paths.Databases, Requests.Json(Requests.CreateBody($"frozen-{i}")));
+                var message = await Shape.FailureAsync(response, 503, "ENGINE_UNAVAILABLE");
+                return (sw.Elapsed, message);
+            }));
+            await stopPinging.CancelAsync();
+            var slowestPing = await pings;
+            Signal("CONT", pid);
+
+            var slowestCreate = creates.Max(c => c.Elapsed);
+            Assert.True(slowestCreate < connectTimeout + TimeSpan.FromSeconds(1), $"slowest create answered after {slowestCreate.TotalMilliseconds:0} ms");
+            Assert.True(slowestPing < TimeSpan.FromMilliseconds(100), $"slowest /healthz took {slowestPing.TotalMilliseconds:0} ms");
+            Assert.All(creates, c => Assert.Contains("MariaDB", c.message, StringComparison.Ordinal));
+
+            // Nothing is left: one record, and on the engine only the first database and its user.
+            Assert.Equal(1, await app.WithDbAsync(db => db.Databases.CountAsync(d => d.AccountId == account.Id)));
+            var objects = await app.Engine(Engines.EngineKind.MariaDb).ListTenantObjectsAsync(CancellationToken.None);
+            Assert.Equal([first.DbName, first.DbUser], objects.Databases.Concat(objects.Users).Where(n => n.Contains($"_{account.Slug}_", StringComparison.Ordinal)).Order().ToArray());
+            await app.CreateDatabaseAsync(account, "mariadb", "after-the-thaw");
+        }
+        finally
+        {
+            if (pid > 0) Signal("CONT", pid);
+            await servers.StopAsync();
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static void Signal(string signal, int pid) => Process.Start("kill", [$"-{signal}", pid.ToString()])!.WaitForExit();
 
     [Fact]
     public async Task Rotating_while_the_engine_is_down_is_ENGINE_UNAVAILABLE_and_the_old_password_keeps_working()
@@ -160,18 +237,17 @@ public sealed class EngineErrorTests(EngineServers engines)
         var user = $"hepdb_weak_{Secrets.Generate(8).ToLowerInvariant()}";
         var password = Secrets.Generate(24);
         var account = $"'{user}'@'%'";
-        RunAsMariaDbRoot($"CREATE USER {account} IDENTIFIED BY '{password}'");
+        await RunAsMariaDbRootAsync($"CREATE USER {account} IDENTIFIED BY '{password}'");
         foreach (var grant in string.Format(System.Globalization.CultureInfo.InvariantCulture, grants, account).Split(';'))
-            RunAsMariaDbRoot(grant);
+            await RunAsMariaDbRootAsync(grant);
         return new WeakAdmin(new() { ["Engines:MariaDb:AdminUser"] = user, ["Engines:MariaDb:AdminPassword"] = password },
-            () => { RunAsMariaDbRoot($"DROP USER IF EXISTS {account}"); return Task.CompletedTask; });
+            () => RunAsMariaDbRootAsync($"DROP USER IF EXISTS {account}"));
     }
 
-    private void RunAsMariaDbRoot(string sql)
+    private async Task RunAsMariaDbRootAsync(string sql)
     {
-        var o = engines.Engines.MariaDb;
-        using var s = MariaDbSession.Open(o.Host, o.Port, "root", o.AdminPassword, null, TimeSpan.FromSeconds(5));
-        s.Execute(sql);
+        await using var c = await MariaDbConnections.OpenAdminAsync(engines.Engines.MariaDb);
+        await c.ExecAsync(sql);
     }
 
     private async Task<WeakAdmin> WeakPostgresAdminAsync()

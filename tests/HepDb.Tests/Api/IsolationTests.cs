@@ -1,4 +1,3 @@
-using HepDb.Engines.MariaDb;
 using HepDb.Security;
 using HepDb.Tests.Infrastructure;
 
@@ -67,8 +66,8 @@ public sealed class IsolationTests(EngineServers engines)
         try
         {
             foreach (var name in lookalikes)
-                Root($"CREATE DATABASE `{name}`", $"CREATE TABLE `{name}`.secret (body VARCHAR(20))", $"INSERT INTO `{name}`.secret VALUES ('not for A')");
-            Root($"CREATE USER '{probe}'@'%' IDENTIFIED BY '{probePassword}'", $"GRANT SELECT ON `{a.DbName}`.* TO '{probe}'@'%'");
+                await RootAsync($"CREATE DATABASE `{name}`", $"CREATE TABLE `{name}`.secret (body VARCHAR(20))", $"INSERT INTO `{name}`.secret VALUES ('not for A')");
+            await RootAsync($"CREATE USER '{probe}'@'%' IDENTIFIED BY '{probePassword}'", $"GRANT SELECT ON `{a.DbName}`.* TO '{probe}'@'%'");
             var probeCs = $"mysql://{probe}:{probePassword}@127.0.0.1:{engines.Engines.MariaDb.Port}/";
             foreach (var name in lookalikes)
                 Assert.Equal("not for A", await Tenant.MustRunAsync(probeCs, $"SELECT body FROM `{name}`.secret")); // the trap is real
@@ -83,8 +82,8 @@ public sealed class IsolationTests(EngineServers engines)
         }
         finally
         {
-            foreach (var name in lookalikes) Root($"DROP DATABASE IF EXISTS `{name}`");
-            Root($"DROP USER IF EXISTS '{probe}'@'%'");
+            foreach (var name in lookalikes) await RootAsync($"DROP DATABASE IF EXISTS `{name}`");
+            await RootAsync($"DROP USER IF EXISTS '{probe}'@'%'");
         }
     }
 
@@ -130,11 +129,10 @@ public sealed class IsolationTests(EngineServers engines)
         return (a, b);
     }
 
-    private void Root(params string[] statements)
+    private async Task RootAsync(params string[] statements)
     {
-        var o = engines.Engines.MariaDb;
-        using var s = MariaDbSession.Open(o.Host, o.Port, "root", o.AdminPassword, null, TimeSpan.FromSeconds(5));
-        foreach (var sql in statements) s.Execute(sql);
+        await using var c = await MariaDbConnections.OpenAdminAsync(engines.Engines.MariaDb);
+        foreach (var sql in statements) await c.ExecAsync(sql);
     }
 
     private static string[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -1,3 +1,4 @@
+using HepDb.Hosting;
 using HepDb.Engines;
 using HepDb.Engines.MariaDb;
 using HepDb.Engines.Postgres;
@@ -48,20 +49,29 @@ public sealed class EngineAdapterTests(EngineServers engines)
     }
 
     [Fact]
-    public void MariaDb_errors_carry_the_server_error_number_and_message()
+    public async Task MariaDb_errors_carry_the_server_error_number_and_a_refused_admin_login_changes_nothing()
     {
         var o = engines.Engines.MariaDb;
-        var denied = Assert.Throws<MariaDbException>(() => MariaDbSession.Open(o.Host, o.Port, "root", "wrong-password", null, TimeSpan.FromSeconds(5)));
-        Assert.Equal(1045u, denied.Number);
-        Assert.Contains("Access denied", denied.ServerMessage);
+        await using var adapter = new MariaDbAdapter(o);
+        var denied = await Assert.ThrowsAsync<EngineCommandException>(() => adapter.ScalarAsTenantAsync("mysql", "root", "wrong-password", "SELECT 1", Ct));
+        Assert.Equal("1045", denied.Code);
+        Assert.Contains("Access denied", denied.Message);
 
-        using var s = MariaDbSession.Open(o.Host, o.Port, "root", o.AdminPassword, null, TimeSpan.FromSeconds(5));
-        var error = Assert.Throws<MariaDbException>(() => s.Execute("SELECT * FROM no_such_db.no_such_table"));
-        Assert.Equal(1146u, error.Number);
-        Assert.Equal("3", s.Scalar("SELECT 1 + 2"));
-        Assert.Null(s.Scalar("SELECT NULL"));
-        Assert.Equal("✓ ünïcode", s.Scalar("SELECT '✓ ünïcode'"));
+        var error = await Assert.ThrowsAsync<EngineCommandException>(() => adapter.ScalarAsTenantAsync("mysql", "root", o.AdminPassword!, "SELECT * FROM no_such_db.no_such_table", Ct));
+        Assert.Equal("1146", error.Code);
+        Assert.Equal("3", await adapter.ScalarAsTenantAsync("mysql", "root", o.AdminPassword!, "SELECT 1 + 2", Ct));
+        Assert.Null(await adapter.ScalarAsTenantAsync("mysql", "root", o.AdminPassword!, "SELECT NULL", Ct));
+        Assert.Equal("✓ ünïcode", await adapter.ScalarAsTenantAsync("mysql", "root", o.AdminPassword!, "SELECT '✓ ünïcode'", Ct));
+
+        // A wrong admin password is a deployment problem: unavailable, and before anything was sent.
+        await using var wrongAdmin = new MariaDbAdapter(new EngineServerOptions { Host = o.Host, Port = o.Port, AdminPassword = "wrong-password" });
+        var refused = await Assert.ThrowsAsync<EngineUnavailableException>(() => wrongAdmin.SetConnectionLimitAsync(new TenantSpec("um_x_1", "dum_x_1", "p", 5), Ct));
+        Assert.True(refused.BeforeAnyChange);
+        Assert.Contains("admin login was refused", refused.Message);
+        Assert.False((await wrongAdmin.ProbeAsync(Ct)).Up);
     }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
     public async Task A_closed_port_is_reported_unavailable_quickly_on_both_engines()

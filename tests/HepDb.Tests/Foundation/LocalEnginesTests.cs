@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using HepDb.Engines.MariaDb;
 using HepDb.Tests.Infrastructure;
+using MySqlConnector;
 
 namespace HepDb.Tests.Foundation;
 
@@ -26,8 +26,8 @@ public sealed class LocalEnginesTests
             {
                 await WaitReadyAsync(ports.Http, first);
                 Assert.NotEmpty(EngineProcesses(dataDir));
-                using var s = AdminSession(dataDir, ports.MariaDb);
-                s.Execute("CREATE DATABASE survives_restart");
+                await using var s = await AdminSessionAsync(dataDir, ports.MariaDb);
+                await s.ExecAsync("CREATE DATABASE survives_restart");
                 first.Kill(); // SIGKILL: HepDb gets no chance to clean up; the watchdogs must.
                 await first.WaitForExitAsync();
             }
@@ -36,8 +36,8 @@ public sealed class LocalEnginesTests
             using (var second = StartHepDb(dataDir, ports))
             {
                 await WaitReadyAsync(ports.Http, second);
-                using (var s = AdminSession(dataDir, ports.MariaDb))
-                    Assert.Equal("1", s.Scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'survives_restart'"));
+                await using (var s = await AdminSessionAsync(dataDir, ports.MariaDb))
+                    Assert.Equal("1", await s.ScalarAsync("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'survives_restart'"));
                 Process.Start("kill", ["-TERM", second.Id.ToString()]).WaitForExit();
                 await second.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
             }
@@ -86,8 +86,8 @@ public sealed class LocalEnginesTests
         Assert.Fail($"HepDb did not become ready within 120 s:\n{Printed()}");
     }
 
-    private static MariaDbSession AdminSession(string dataDir, int port) =>
-        MariaDbSession.Open("127.0.0.1", port, "root", File.ReadAllText(Path.Combine(dataDir, "engines", "mariadb", "admin-password")).Trim(), null, TimeSpan.FromSeconds(5));
+    private static Task<MySqlConnection> AdminSessionAsync(string dataDir, int port) =>
+        MariaDbConnections.OpenAsync("127.0.0.1", port, "root", File.ReadAllText(Path.Combine(dataDir, "engines", "mariadb", "admin-password")).Trim());
 
     /// <summary>Engine processes whose command line mentions this data folder.</summary>
     private static List<int> EngineProcesses(string dataDir) =>

@@ -1,10 +1,10 @@
 using HepDb.Accounts;
 using HepDb.Databases;
-using HepDb.Engines.MariaDb;
 using HepDb.Quotas;
 using HepDb.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using MySqlConnector;
 using Npgsql;
 
 namespace HepDb.Tests.Quotas;
@@ -25,11 +25,11 @@ public sealed class OverQuotaTests(EngineServers engines)
         var cs = db.ConnectionString;
         Ok(await Clients.MariaDbAsync(cs, "CREATE TABLE big (id INT PRIMARY KEY AUTO_INCREMENT, x TEXT) ENGINE=InnoDB; " +
             "INSERT INTO big (x) SELECT REPEAT('x', 1000) FROM seq_1_to_3000; ANALYZE TABLE big;"));
-        using var before = MariaDbSession.Open(db.Host, db.Port, db.DbUser, db.Password, db.DbName, TimeSpan.FromSeconds(5));
+        await using var before = await MariaDbConnections.OpenAsync(db.Host, db.Port, db.DbUser, db.Password, db.DbName);
 
         await RunWatcherAsync(app);
         Assert.Equal(DatabaseStatus.OverQuota, await StatusAsync(app, db.Id));
-        Assert.ThrowsAny<MariaDbException>(() => before.Execute("INSERT INTO big (x) VALUES ('opened before')"));
+        await Assert.ThrowsAnyAsync<MySqlException>(() => before.ExecAsync("INSERT INTO big (x) VALUES ('opened before')"));
 
         foreach (var attempt in new[]
         {
@@ -147,7 +147,7 @@ public sealed class OverQuotaTests(EngineServers engines)
     private static async Task<IDisposable> ConnectAsync(CreatedDatabase db)
     {
         if (db.Engine == "mariadb")
-            return MariaDbSession.Open(db.Host, db.Port, db.DbUser, db.Password, db.DbName, TimeSpan.FromSeconds(5));
+            return await MariaDbConnections.OpenAsync(db.Host, db.Port, db.DbUser, db.Password, db.DbName);
         var conn = new NpgsqlConnection(TenantConnectionString(db));
         await conn.OpenAsync();
         return conn;
@@ -156,7 +156,7 @@ public sealed class OverQuotaTests(EngineServers engines)
     private static void AssertRefusedByLimit(Exception? e, string engine)
     {
         Assert.NotNull(e);
-        if (engine == "mariadb") Assert.Equal(1226u, Assert.IsType<MariaDbException>(e).Number); // ER_USER_LIMIT_REACHED
+        if (engine == "mariadb") Assert.Equal(MySqlErrorCode.UserLimitReached, Assert.IsType<MySqlException>(e).ErrorCode); // 1226
         else Assert.Equal("53300", Assert.IsType<PostgresException>(e).SqlState);               // too_many_connections
     }
 

@@ -2,12 +2,12 @@ using HepDb.Accounts;
 using HepDb.ApiKeys;
 using HepDb.Audit;
 using HepDb.Databases;
-using HepDb.Engines.MariaDb;
 using HepDb.Quotas;
 using HepDb.Tests.Infrastructure;
 using HepDb.Tests.Quotas;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using MySqlConnector;
 using Npgsql;
 
 namespace HepDb.Tests.Suspensions;
@@ -30,14 +30,14 @@ public sealed class SuspensionTests(EngineServers engines)
         }
         var maria = await app.CreateDatabaseAsync(account, "mariadb");
         var pg = await app.CreateDatabaseAsync(account, "postgres");
-        using var mariaSession = MariaDbSession.Open(maria.Host, maria.Port, maria.DbUser, maria.Password, maria.DbName, TimeSpan.FromSeconds(5));
+        await using var mariaSession = await MariaDbConnections.OpenAsync(maria.Host, maria.Port, maria.DbUser, maria.Password, maria.DbName);
         await using var pgSession = new NpgsqlConnection(OverQuotaTests.TenantConnectionString(pg));
         await pgSession.OpenAsync();
 
         await using (var scope = app.Services.CreateAsyncScope())
             Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "abuse report #12", Actor.Operator, CancellationToken.None));
 
-        Assert.ThrowsAny<MariaDbException>(() => mariaSession.Scalar("SELECT 1"));
+        await Assert.ThrowsAnyAsync<MySqlException>(() => mariaSession.ScalarAsync("SELECT 1"));
         await Assert.ThrowsAnyAsync<Exception>(() => new NpgsqlCommand("SELECT 1", pgSession).ExecuteScalarAsync());
         Assert.False((await Clients.SqlAsync(maria.ConnectionString, "SELECT 1")).Ok);
         Assert.False((await Clients.SqlAsync(pg.ConnectionString, "SELECT 1")).Ok);
@@ -102,10 +102,10 @@ public sealed class SuspensionTests(EngineServers engines)
         Assert.True(psqlBack.Ok, psqlBack.ToString());
     }
 
-    private Task<int> CountMariaDbSessions(string user)
+    private async Task<int> CountMariaDbSessions(string user)
     {
-        using var admin = MariaDbSession.Open("127.0.0.1", engines.Engines.MariaDb.Port, "root", engines.Engines.MariaDb.AdminPassword, null, TimeSpan.FromSeconds(5));
-        return Task.FromResult(int.Parse(admin.Scalar($"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{user}'")!));
+        await using var admin = await MariaDbConnections.OpenAdminAsync(engines.Engines.MariaDb);
+        return int.Parse((await admin.ScalarAsync($"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{user}'"))!);
     }
 
     private async Task<int> CountPostgresSessions(string user)

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using HepDb.Hosting;
+using MySqlConnector;
 using static HepDb.Engines.TenantNames;
 
 namespace HepDb.Engines.MariaDb;
@@ -11,103 +13,131 @@ namespace HepDb.Engines.MariaDb;
 /// database (the '_' in the grant pattern escaped, so it matches no other tenant), no global privileges (so it cannot
 /// see other databases, read files or create users), and <c>MAX_USER_CONNECTIONS</c> from the tier. Passwords reach the
 /// server only as their <c>mysql_native_password</c> hash, so no cleartext lands in server logs.
+/// <para>Admin work goes through one pooled <see cref="MySqlDataSource"/> per server (MySqlConnector), async end to
+/// end. A pooled connection is reset (one round trip) when it is taken, inside <c>ConnectionTimeout</c>, so a server
+/// that stopped answering is found out at open time, within the timeout, before anything is sent.</para>
 /// </summary>
-public sealed class MariaDbAdapter(EngineServerOptions server) : IEngineAdapter
+public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
 {
     /// <summary>What a normal application needs inside its own database. No GRANT OPTION, no global privileges.</summary>
     public const string TenantPrivileges =
         "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, " +
         "CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, REFERENCES, DELETE HISTORY";
 
-    public EngineKind Kind => EngineKind.MariaDb;
-    public EngineServerOptions Server { get; } = server;
+    /// <summary>Over quota keeps SELECT, DELETE, DROP (DROP TABLE and TRUNCATE free space), EXECUTE, SHOW VIEW and
+    /// DELETE HISTORY; everything that can grow data is revoked.</summary>
+    public const string GrowthPrivileges =
+        "INSERT, UPDATE, CREATE, ALTER, INDEX, CREATE VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, " +
+        "CREATE TEMPORARY TABLES, LOCK TABLES, REFERENCES";
 
-    public Task<EngineProbe> ProbeAsync(CancellationToken ct) => Task.Run(() =>
+    private readonly MySqlDataSource _admin;
+
+    public MariaDbAdapter(EngineServerOptions server)
+    {
+        Server = server;
+        _admin = new MySqlDataSource(ConnectionStringFor(server, server.AdminUser ?? "root", server.AdminPassword, database: null, pooling: true));
+    }
+
+    public EngineKind Kind => EngineKind.MariaDb;
+    public EngineServerOptions Server { get; }
+
+    public async Task<EngineProbe> ProbeAsync(CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         try
         {
-            using var s = OpenAdmin();
-            s.Scalar("SELECT 1");
-            return new EngineProbe(true, s.ServerVersion, sw.Elapsed, null);
+            return await RunAsync(async c =>
+            {
+                await ScalarAsync(c, "SELECT 1", ct);
+                return new EngineProbe(true, c.ServerVersion, sw.Elapsed, null);
+            }, ct);
         }
-        catch (Exception e) when (e is MariaDbException or EngineUnavailableException or EngineCommandException)
+        catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
             return new EngineProbe(false, null, sw.Elapsed, e.Message);
         }
-    }, ct);
+    }
 
-    public Task CreateTenantAsync(TenantSpec spec, CancellationToken ct) => Run(s =>
+    public Task CreateTenantAsync(TenantSpec spec, CancellationToken ct) => RunAsync(async c =>
     {
         var user = Account(spec.User);
         var hash = Literal(NativePasswordHash(spec.Password));
-        s.Execute($"CREATE DATABASE IF NOT EXISTS {MariaDbQuote(spec.DbName)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci");
-        s.Execute($"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY PASSWORD {hash} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}");
+        await ExecAsync(c, $"CREATE DATABASE IF NOT EXISTS {MariaDbQuote(spec.DbName)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", ct);
+        await ExecAsync(c, $"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY PASSWORD {hash} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}", ct);
         // Converge a user left by an earlier, interrupted attempt to exactly this password and limit.
-        s.Execute($"ALTER USER {user} IDENTIFIED BY PASSWORD {hash} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}");
-        s.Execute($"GRANT {TenantPrivileges} ON {MariaDbGrantPattern(spec.DbName)}.* TO {user}");
+        await ExecAsync(c, $"ALTER USER {user} IDENTIFIED BY PASSWORD {hash} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}", ct);
+        await ExecAsync(c, $"GRANT {TenantPrivileges} ON {MariaDbGrantPattern(spec.DbName)}.* TO {user}", ct);
     }, ct);
 
-    public Task DropTenantAsync(string dbName, string user, CancellationToken ct) => Run(s =>
+    public Task DropTenantAsync(string dbName, string user, CancellationToken ct) => RunAsync(async c =>
     {
         var account = Account(user);
-        if (UserExists(s, user))
+        if (await ScalarAsync(c, $"SELECT COUNT(*) FROM mysql.user WHERE User = '{Require(user)}' AND Host = '%'", ct) != "0")
         {
-            s.Execute($"ALTER USER {account} ACCOUNT LOCK");
-            KillSessions(s, user);
+            await ExecAsync(c, $"ALTER USER {account} ACCOUNT LOCK", ct);
+            await KillSessionsAsync(c, user, ct);
         }
-        s.Execute($"DROP DATABASE IF EXISTS {MariaDbQuote(dbName)}");
-        s.Execute($"DROP USER IF EXISTS {account}");
+        await ExecAsync(c, $"DROP DATABASE IF EXISTS {MariaDbQuote(dbName)}", ct);
+        await ExecAsync(c, $"DROP USER IF EXISTS {account}", ct);
     }, ct);
 
-    public Task SetPasswordAsync(string user, string password, CancellationToken ct) => Run(s =>
-        s.Execute($"ALTER USER {Account(user)} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(password))}"), ct);
+    public Task SetPasswordAsync(string user, string password, CancellationToken ct) => RunAsync(c =>
+        ExecAsync(c, $"ALTER USER {Account(user)} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(password))}", ct), ct);
 
-    public Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct) => Run(s =>
-        s.Execute($"ALTER USER {Account(spec.User)} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}"), ct);
+    public Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct) => RunAsync(c =>
+        ExecAsync(c, $"ALTER USER {Account(spec.User)} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}", ct), ct);
 
-    public Task LockAsync(TenantSpec spec, CancellationToken ct) => Run(s =>
+    public Task LockAsync(TenantSpec spec, CancellationToken ct) => RunAsync(async c =>
     {
-        s.Execute($"ALTER USER {Account(spec.User)} ACCOUNT LOCK");
-        KillSessions(s, spec.User);
+        await ExecAsync(c, $"ALTER USER {Account(spec.User)} ACCOUNT LOCK", ct);
+        await KillSessionsAsync(c, spec.User, ct);
     }, ct);
 
-    public Task UnlockAsync(TenantSpec spec, bool writesBlocked, CancellationToken ct) => Run(s =>
+    public Task UnlockAsync(TenantSpec spec, bool writesBlocked, CancellationToken ct) => RunAsync(async c =>
     {
-        ApplyWriteGrants(s, spec, writesBlocked);
-        s.Execute($"ALTER USER {Account(spec.User)} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(spec.Password))} " +
-                  $"WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit} ACCOUNT UNLOCK");
+        await ApplyWriteGrantsAsync(c, spec, writesBlocked, ct);
+        await ExecAsync(c, $"ALTER USER {Account(spec.User)} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(spec.Password))} " +
+                           $"WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit} ACCOUNT UNLOCK", ct);
     }, ct);
 
     /// <summary>MariaDB privileges are not owner-based and the tenant has no GRANT OPTION, so a REVOKE cannot be undone
     /// by the tenant. Database privileges are cached per session, hence the KILL.</summary>
-    public Task SetWritesBlockedAsync(TenantSpec spec, bool blocked, CancellationToken ct) => Run(s =>
+    public Task SetWritesBlockedAsync(TenantSpec spec, bool blocked, CancellationToken ct) => RunAsync(async c =>
     {
-        ApplyWriteGrants(s, spec, blocked);
-        KillSessions(s, spec.User);
+        await ApplyWriteGrantsAsync(c, spec, blocked, ct);
+        await KillSessionsAsync(c, spec.User, ct);
     }, ct);
 
-    public Task<SizeScan> MeasureSizesAsync(CancellationToken ct) => Run(s =>
+    public Task<SizeScan> MeasureSizesAsync(CancellationToken ct) => RunAsync(async c =>
     {
-        var rows = s.Query("SELECT table_schema, CAST(SUM(data_length + index_length) AS UNSIGNED) FROM information_schema.TABLES " +
-                           "WHERE table_schema LIKE 'um\\_%' GROUP BY table_schema");
+        var rows = await QueryAsync(c, "SELECT table_schema, CAST(SUM(data_length + index_length) AS UNSIGNED) FROM information_schema.TABLES " +
+                                       "WHERE table_schema LIKE 'um\\_%' GROUP BY table_schema", ct);
         var sizes = rows.Where(r => Pattern().IsMatch(r[0]!)).ToDictionary(r => r[0]!, r => long.Parse(r[1] ?? "0"));
         return new SizeScan(sizes, 1);
     }, ct);
 
-    public Task<TenantObjects> ListTenantObjectsAsync(CancellationToken ct) => Run(s =>
+    public Task<TenantObjects> ListTenantObjectsAsync(CancellationToken ct) => RunAsync(async c =>
     {
-        var databases = s.Query("SHOW DATABASES").Select(r => r[0]!).Where(n => Pattern().IsMatch(n)).ToList();
-        var users = s.Query("SELECT User FROM mysql.user WHERE Host = '%'").Select(r => r[0]!).Where(n => Pattern().IsMatch(n)).ToList();
+        var databases = (await QueryAsync(c, "SHOW DATABASES", ct)).Select(r => r[0]!).Where(n => Pattern().IsMatch(n)).ToList();
+        var users = (await QueryAsync(c, "SELECT User FROM mysql.user WHERE Host = '%'", ct)).Select(r => r[0]!).Where(n => Pattern().IsMatch(n)).ToList();
         return new TenantObjects(databases, users);
     }, ct);
 
-    public Task<string?> ScalarAsTenantAsync(string dbName, string user, string password, string sql, CancellationToken ct) =>
-        Task.Run(() =>
+    /// <summary>A fresh, unpooled connection as the tenant: a pooled one would stay open afterwards and count against the
+    /// tenant's own <c>MAX_USER_CONNECTIONS</c>.</summary>
+    public async Task<string?> ScalarAsTenantAsync(string dbName, string user, string password, string sql, CancellationToken ct)
+    {
+        try
         {
-            using var s = Open(user, password, dbName);
-            return s.Scalar(sql);
-        }, ct);
+            await using var c = new MySqlConnection(ConnectionStringFor(Server, user, password, dbName, pooling: false));
+            await c.OpenAsync(ct);
+            return await ScalarAsync(c, sql, ct);
+        }
+        catch (MySqlException e)
+        {
+            throw Translate(e);
+        }
+    }
 
     public string ConnectionString(string dbName, string user, string password) =>
         $"mysql://{user}:{password}@{Server.EffectivePublicHost}:{Server.EffectivePublicPort}/{dbName}"
@@ -119,72 +149,109 @@ public sealed class MariaDbAdapter(EngineServerOptions server) : IEngineAdapter
         "*" + Convert.ToHexString(SHA1.HashData(SHA1.HashData(Encoding.UTF8.GetBytes(password))));
 #pragma warning restore CA5350
 
-    /// <summary>Over quota keeps SELECT, DELETE, DROP (DROP TABLE and TRUNCATE free space), EXECUTE, SHOW VIEW and
-    /// DELETE HISTORY; everything that can grow data is revoked.</summary>
-    public const string GrowthPrivileges =
-        "INSERT, UPDATE, CREATE, ALTER, INDEX, CREATE VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, " +
-        "CREATE TEMPORARY TABLES, LOCK TABLES, REFERENCES";
+    /// <summary>A MySqlConnector connection string for <paramref name="server"/>. A <see cref="EngineServerOptions.Host"/>
+    /// that is a path (starts with '/') is a Unix socket. The timeout covers opening, including the reset of a pooled
+    /// connection; commands get a minute (DDL on a busy server can queue behind a metadata lock).</summary>
+    internal static string ConnectionStringFor(EngineServerOptions server, string user, string? password, string? database, bool pooling) =>
+        new MySqlConnectionStringBuilder
+        {
+            Server = server.Host,
+            Port = (uint)server.Port,
+            UserID = user,
+            Password = password ?? "",
+            Database = database ?? "",
+            ConnectionTimeout = (uint)Math.Max(1, Math.Ceiling(server.ConnectTimeout.TotalSeconds)),
+            DefaultCommandTimeout = 60,
+            Pooling = pooling,
+            ConnectionReset = true,
+            ApplicationName = "hepdb",
+        }.ConnectionString;
 
-    private static void ApplyWriteGrants(MariaDbSession s, TenantSpec spec, bool blocked)
+    private static async Task ApplyWriteGrantsAsync(MySqlConnection c, TenantSpec spec, bool blocked, CancellationToken ct)
     {
         var on = $"{MariaDbGrantPattern(spec.DbName)}.*";
-        s.Execute($"GRANT {TenantPrivileges} ON {on} TO {Account(spec.User)}");
-        if (blocked) s.Execute($"REVOKE {GrowthPrivileges} ON {on} FROM {Account(spec.User)}");
+        await ExecAsync(c, $"GRANT {TenantPrivileges} ON {on} TO {Account(spec.User)}", ct);
+        if (blocked) await ExecAsync(c, $"REVOKE {GrowthPrivileges} ON {on} FROM {Account(spec.User)}", ct);
     }
 
     private static string Account(string user) => $"'{Require(user)}'@'%'";
 
-    private static bool UserExists(MariaDbSession s, string user) =>
-        s.Scalar($"SELECT COUNT(*) FROM mysql.user WHERE User = '{Require(user)}' AND Host = '%'") != "0";
-
     /// <summary>Locking or revoking does not affect open sessions, so they are killed. KILL USER is repeated once to
     /// catch a connection that was mid-handshake during the first pass.</summary>
-    private static void KillSessions(MariaDbSession s, string user)
+    private static async Task KillSessionsAsync(MySqlConnection c, string user, CancellationToken ct)
     {
-        s.Execute($"KILL HARD USER {Account(user)}");
-        s.Execute($"KILL HARD USER {Account(user)}");
+        await ExecAsync(c, $"KILL HARD USER {Account(user)}", ct);
+        await ExecAsync(c, $"KILL HARD USER {Account(user)}", ct);
     }
 
-    internal MariaDbSession OpenAdmin() =>
-        Open(Server.AdminUser ?? "root", Server.AdminPassword, null);
-
-    private MariaDbSession Open(string user, string? password, string? database)
+    /// <summary>Statements go as text: DDL takes no placeholders, so callers build SQL only from names that passed
+    /// <see cref="TenantNames.Require"/> and literals from <see cref="TenantNames.Literal"/>.</summary>
+    internal static async Task ExecAsync(MySqlConnection c, string sql, CancellationToken ct)
     {
+        await using var cmd = new MySqlCommand(sql, c);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    internal static async Task<string?> ScalarAsync(MySqlConnection c, string sql, CancellationToken ct)
+    {
+        await using var cmd = new MySqlCommand(sql, c);
+        var value = await cmd.ExecuteScalarAsync(ct);
+        return value is null or DBNull ? null : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<List<string?[]>> QueryAsync(MySqlConnection c, string sql, CancellationToken ct)
+    {
+        await using var cmd = new MySqlCommand(sql, c);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var rows = new List<string?[]>();
+        while (await reader.ReadAsync(ct))
+        {
+            var row = new string?[reader.FieldCount];
+            for (var i = 0; i < row.Length; i++)
+                row[i] = reader.IsDBNull(i) ? null : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
+            rows.Add(row);
+        }
+        return rows;
+    }
+
+    /// <summary>The server could not be reached, stopped answering, or went away mid-command (not a refusal).</summary>
+    internal static bool IsUnreachable(MySqlException e) =>
+        e.ErrorCode is MySqlErrorCode.UnableToConnectToHost or MySqlErrorCode.CommandTimeoutExpired or MySqlErrorCode.ServerShutdown
+        || e.Number == 1927 // ER_CONNECTION_KILLED (MariaDB only): the connection was killed by the server or an admin
+        || e.InnerException is IOException or SocketException or EndOfStreamException or TimeoutException;
+
+    private Exception Translate(MySqlException e) => IsUnreachable(e)
+        ? new EngineUnavailableException(Kind, e.Message, e)
+        : new EngineCommandException(Kind, e.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, e);
+
+    /// <summary>Takes an admin connection from the pool (a failure there, including a refused admin login, changed
+    /// nothing: <c>beforeAnyChange</c>), runs the work and maps driver errors to the seam's exceptions. The caller's
+    /// token cancels the command on the server too (MySqlConnector sends KILL QUERY).</summary>
+    private async Task<T> RunAsync<T>(Func<MySqlConnection, Task<T>> work, CancellationToken ct)
+    {
+        MySqlConnection c;
         try
         {
-            return MariaDbSession.Open(Server.Host, Server.Port, user, password, database, Server.ConnectTimeout);
+            c = await _admin.OpenConnectionAsync(ct);
         }
-        catch (MariaDbException e) when (e.IsUnreachable)
+        catch (MySqlException e)
         {
-            throw new EngineUnavailableException(Kind, e.ServerMessage, e);
+            var why = IsUnreachable(e) ? e.Message : $"the admin login was refused: {e.Message}";
+            throw new EngineUnavailableException(Kind, why, e, beforeAnyChange: true);
+        }
+        await using var _ = c;
+        try
+        {
+            return await work(c);
+        }
+        catch (MySqlException e)
+        {
+            throw Translate(e);
         }
     }
 
-    private Task Run(Action<MariaDbSession> work, CancellationToken ct) => Run<object?>(s => { work(s); return null; }, ct);
+    private Task RunAsync(Func<MySqlConnection, Task> work, CancellationToken ct) =>
+        RunAsync<object?>(async c => { await work(c); return null; }, ct);
 
-    private Task<T> Run<T>(Func<MariaDbSession, T> work, CancellationToken ct) => Task.Run(() =>
-    {
-        MariaDbSession s;
-        try
-        {
-            s = OpenAdmin();
-        }
-        catch (EngineUnavailableException e)
-        {
-            throw new EngineUnavailableException(Kind, e.InnerException?.Message ?? e.Message, e.InnerException, beforeAnyChange: true);
-        }
-        using var _ = s;
-        try
-        {
-            return work(s);
-        }
-        catch (MariaDbException e) when (e.IsUnreachable)
-        {
-            throw new EngineUnavailableException(Kind, e.ServerMessage, e);
-        }
-        catch (MariaDbException e)
-        {
-            throw new EngineCommandException(Kind, e.Number.ToString(), e.ServerMessage, e);
-        }
-    }, ct);
+    public ValueTask DisposeAsync() => _admin.DisposeAsync();
 }

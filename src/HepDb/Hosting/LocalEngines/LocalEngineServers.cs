@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using HepDb.Engines;
 using HepDb.Engines.MariaDb;
 using HepDb.Security;
+using MySqlConnector;
 using Npgsql;
 
 namespace HepDb.Hosting.LocalEngines;
@@ -85,20 +86,30 @@ public sealed class LocalEngineServers(string dataDir, EnginesOptions engines, I
     /// the remaining default accounts, so nothing on this machine can log in without a password. Idempotent.</summary>
     private static void SecureMariaDbRoot(string socket, EngineServerOptions o)
     {
-        MariaDbSession s;
+        MySqlConnection c;
         try
         {
-            s = MariaDbSession.Open("localhost", 0, "root", o.AdminPassword, null, TimeSpan.FromSeconds(5), socket);
+            c = OpenMariaDbSocket(socket, o.AdminPassword, TimeSpan.FromSeconds(5));
         }
-        catch (MariaDbException e) when (e.Number == 1045)
+        catch (MySqlException e) when (e.ErrorCode == MySqlErrorCode.AccessDenied)
         {
-            s = MariaDbSession.Open("localhost", 0, "root", "", null, TimeSpan.FromSeconds(5), socket);
-            s.Execute($"ALTER USER 'root'@'localhost' IDENTIFIED BY PASSWORD {TenantNames.Literal(MariaDbAdapter.NativePasswordHash(o.AdminPassword!))}");
+            c = OpenMariaDbSocket(socket, "", TimeSpan.FromSeconds(5));
+            Exec(c, $"ALTER USER 'root'@'localhost' IDENTIFIED BY PASSWORD {TenantNames.Literal(MariaDbAdapter.NativePasswordHash(o.AdminPassword!))}");
         }
-        using (s)
+        using (c)
         {
-            foreach (var row in s.Query("SELECT User, Host FROM mysql.user WHERE NOT (User = 'root' AND Host = 'localhost') AND User NOT LIKE 'du%' AND User <> 'mariadb.sys'"))
-                s.Execute($"DROP USER IF EXISTS '{row[0]!.Replace("'", "''", StringComparison.Ordinal)}'@'{row[1]!.Replace("'", "''", StringComparison.Ordinal)}'");
+            var others = new List<(string User, string Host)>();
+            using (var cmd = new MySqlCommand("SELECT User, Host FROM mysql.user WHERE NOT (User = 'root' AND Host = 'localhost') AND User NOT LIKE 'du%' AND User <> 'mariadb.sys'", c))
+            using (var reader = cmd.ExecuteReader())
+                while (reader.Read()) others.Add((reader.GetString(0), reader.GetString(1)));
+            foreach (var (user, host) in others)
+                Exec(c, $"DROP USER IF EXISTS '{user.Replace("'", "''", StringComparison.Ordinal)}'@'{host.Replace("'", "''", StringComparison.Ordinal)}'");
+        }
+
+        static void Exec(MySqlConnection c, string sql)
+        {
+            using var cmd = new MySqlCommand(sql, c);
+            cmd.ExecuteNonQuery();
         }
     }
 
@@ -106,12 +117,29 @@ public sealed class LocalEngineServers(string dataDir, EnginesOptions engines, I
     {
         try
         {
-            using var s = MariaDbSession.Open("localhost", 0, "root", "x-probe", null, TimeSpan.FromSeconds(1), socket);
+            using var c = OpenMariaDbSocket(socket, "x-probe", TimeSpan.FromSeconds(1));
             return true;
         }
-        catch (MariaDbException e)
+        catch (MySqlException e)
         {
-            return !e.IsUnreachable; // an access-denied answer means the server is up
+            return e.ErrorCode == MySqlErrorCode.AccessDenied; // the server answered, so it is up
+        }
+    }
+
+    /// <summary>root over the server's Unix socket, where root@localhost lives; no pool (start-up work only).</summary>
+    private static MySqlConnection OpenMariaDbSocket(string socket, string? password, TimeSpan timeout)
+    {
+        var c = new MySqlConnection(MariaDbAdapter.ConnectionStringFor(
+            new EngineServerOptions { Host = socket, ConnectTimeout = timeout }, "root", password, database: null, pooling: false));
+        try
+        {
+            c.Open();
+            return c;
+        }
+        catch
+        {
+            c.Dispose();
+            throw;
         }
     }
 
