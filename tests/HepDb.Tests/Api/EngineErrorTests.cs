@@ -73,11 +73,13 @@ public sealed class EngineErrorTests(EngineServers engines)
     }
 
     /// <summary>A server that is frozen (SIGSTOP) keeps its port open and its pooled connections alive, but answers
-    /// nothing. Every create must still end at the connect timeout, and waiting for it must not starve the thread pool:
-    /// the liveness endpoint keeps answering at once. After SIGCONT nothing is left of the refused creates. A private
-    /// MariaDB is used, since freezing the shared one would stall every other test.</summary>
-    [Fact]
-    public async Task A_frozen_MariaDB_answers_50_concurrent_creates_with_ENGINE_UNAVAILABLE_within_the_connect_timeout()
+    /// nothing. Fifty tenants create a database at once: every create must still end at the connect timeout, and waiting
+    /// for it must not starve the thread pool, so the liveness endpoint keeps answering at once. After SIGCONT nothing is
+    /// left of the refused creates. A private MariaDB is used, since freezing the shared one would stall every other test.</summary>
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task A_frozen_MariaDB_answers_50_concurrent_creates_with_ENGINE_UNAVAILABLE_within_the_connect_timeout(string metadata)
     {
         var root = Path.Combine(Path.GetTempPath(), $"hepdb-frozen-{Guid.NewGuid():N}");
         var options = new HepDb.Hosting.EnginesOptions { LocalDurable = false };
@@ -96,10 +98,16 @@ public sealed class EngineErrorTests(EngineServers engines)
                 ["Engines:MariaDb:Port"] = options.MariaDb.Port.ToString(),
                 ["Engines:MariaDb:AdminPassword"] = options.MariaDb.AdminPassword,
                 ["Engines:MariaDb:ConnectTimeout"] = connectTimeout.ToString(),
+                ["Metadata:Provider"] = metadata,
+                ["Metadata:ConnectionString"] = metadata == "postgres" ? await engines.CreateMetadataDatabaseAsync() : null,
             });
             app.StartRealServer();
-            var account = await app.CreateAccountAsync(HepDb.Accounts.Tiers.Admin);
-            var first = await app.CreateDatabaseAsync(account, "mariadb", "before-the-freeze"); // leaves a pooled admin connection
+            var first = await app.CreateDatabaseAsync(await app.CreateAccountAsync(), "mariadb", "before-the-freeze"); // leaves a pooled admin connection
+            var tenants = new List<TestAccount>();
+            for (var i = 0; i < 50; i++) tenants.Add(await app.CreateAccountAsync());
+            // A running server has warm metadata-store pools and compiled queries; give this one the same start, so
+            // what is measured below is the frozen engine and not cold start-up work.
+            await Task.WhenAll(tenants.Select(async t => await Shape.SuccessAsync(await t.Api.GetAsync(Paths.Databases), HttpStatusCode.OK)));
 
             var health = app.ApiClient(null);
             Assert.Equal(HttpStatusCode.OK, (await health.GetAsync("/healthz")).StatusCode); // a warm connection, as a monitor has
@@ -118,10 +126,11 @@ public sealed class EngineErrorTests(EngineServers engines)
                 }
                 return slowest;
             });
-            var creates = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+            var threadsBefore = ThreadPool.ThreadCount;
+            var creates = await Task.WhenAll(tenants.Select(async tenant =>
             {
                 var sw = Stopwatch.StartNew();
-                var response = await account.Api.PostAsync(Paths.Databases, Requests.Json(Requests.CreateBody($"frozen-{i}")));
+                var response = await tenant.Api.PostAsync(Paths.Databases, Requests.Json(Requests.CreateBody("frozen")));
                 var message = await Shape.FailureAsync(response, 503, "ENGINE_UNAVAILABLE");
                 return (sw.Elapsed, message);
             }));
@@ -130,15 +139,16 @@ public sealed class EngineErrorTests(EngineServers engines)
             Signal("CONT", pid);
 
             var slowestCreate = creates.Max(c => c.Elapsed);
-            Assert.True(slowestCreate < connectTimeout + TimeSpan.FromSeconds(1), $"slowest create answered after {slowestCreate.TotalMilliseconds:0} ms");
-            Assert.True(slowestPing < TimeSpan.FromMilliseconds(100), $"slowest /healthz took {slowestPing.TotalMilliseconds:0} ms");
+            Assert.True(slowestCreate < connectTimeout + TimeSpan.FromSeconds(1), $"slowest create answered after {slowestCreate.TotalMilliseconds:0} ms; all: {string.Join(" ", creates.Select(c => c.Elapsed.TotalMilliseconds).Order().Select(ms => ms.ToString("0")))}");
+            Assert.True(slowestPing < TimeSpan.FromMilliseconds(100),
+                $"slowest /healthz took {slowestPing.TotalMilliseconds:0} ms (thread pool: {threadsBefore} threads before, {ThreadPool.ThreadCount} after)");
             Assert.All(creates, c => Assert.Contains("MariaDB", c.message, StringComparison.Ordinal));
 
             // Nothing is left: one record, and on the engine only the first database and its user.
-            Assert.Equal(1, await app.WithDbAsync(db => db.Databases.CountAsync(d => d.AccountId == account.Id)));
+            Assert.Equal(1, await app.WithDbAsync(db => db.Databases.CountAsync()));
             var objects = await app.Engine(Engines.EngineKind.MariaDb).ListTenantObjectsAsync(CancellationToken.None);
-            Assert.Equal([first.DbName, first.DbUser], objects.Databases.Concat(objects.Users).Where(n => n.Contains($"_{account.Slug}_", StringComparison.Ordinal)).Order().ToArray());
-            await app.CreateDatabaseAsync(account, "mariadb", "after-the-thaw");
+            Assert.Equal([first.DbName, first.DbUser], objects.Databases.Concat(objects.Users).Order().ToArray());
+            await app.CreateDatabaseAsync(tenants[0], "mariadb", "after-the-thaw");
         }
         finally
         {

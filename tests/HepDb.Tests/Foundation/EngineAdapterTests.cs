@@ -71,6 +71,23 @@ public sealed class EngineAdapterTests(EngineServers engines)
         Assert.False((await wrongAdmin.ProbeAsync(Ct)).Up);
     }
 
+    /// <summary>The caller's token reaches the server: a cancelled command stops there too (MySqlConnector sends KILL
+    /// QUERY), instead of running on while the caller has gone.</summary>
+    [Fact]
+    public async Task MariaDb_cancellation_stops_a_running_command_on_the_server()
+    {
+        var o = engines.Engines.MariaDb;
+        await using var adapter = new MariaDbAdapter(o);
+        var marker = $"hepdb_cancel_{Guid.NewGuid():N}";
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            adapter.ScalarAsTenantAsync("mysql", "root", o.AdminPassword!, $"SELECT SLEEP(30) AS {marker}", cts.Token));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"cancellation took {sw.Elapsed}");
+        await using var admin = await MariaDbConnections.OpenAdminAsync(o);
+        Assert.Equal("0", await admin.ScalarAsync($"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%{marker}%' AND INFO NOT LIKE '%PROCESSLIST%'"));
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]

@@ -36,19 +36,7 @@ public sealed class MetadataStoreTests(EngineServers engines)
     [Fact]
     public async Task Postgres_migrates_and_round_trips()
     {
-        var name = $"hepdb_meta_{Guid.NewGuid():N}"[..30];
-        var admin = new NpgsqlConnectionStringBuilder
-        {
-            Host = "127.0.0.1", Port = engines.Engines.Postgres.Port, Username = "postgres",
-            Password = engines.Engines.Postgres.AdminPassword, Database = "postgres", Pooling = false,
-        };
-        await using (var conn = new NpgsqlConnection(admin.ConnectionString))
-        {
-            await conn.OpenAsync();
-            await new NpgsqlCommand($"CREATE DATABASE {name}", conn).ExecuteNonQueryAsync();
-        }
-        admin.Database = name;
-        await RoundTripAsync(new MetadataOptions { Provider = "postgres", ConnectionString = admin.ConnectionString }, new HepDbOptions());
+        await RoundTripAsync(new MetadataOptions { Provider = "postgres", ConnectionString = await engines.CreateMetadataDatabaseAsync() }, new HepDbOptions());
     }
 
     private static async Task RoundTripAsync(MetadataOptions metadata, HepDbOptions hepdb)

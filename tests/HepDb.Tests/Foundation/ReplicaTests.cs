@@ -4,7 +4,6 @@ using HepDb.Quotas;
 using HepDb.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace HepDb.Tests.Foundation;
 
@@ -14,7 +13,7 @@ public sealed class ReplicaTests(EngineServers engines)
     [Fact]
     public async Task Two_replicas_on_one_PostgreSQL_store_keep_quotas_exact_and_do_periodic_work_once()
     {
-        var store = await CreateMetadataDatabaseAsync();
+        var store = await engines.CreateMetadataDatabaseAsync();
         var settings = new Dictionary<string, string?> { ["Metadata:Provider"] = "postgres", ["Metadata:ConnectionString"] = store };
         await using var first = new HepDbApp(engines, settings);
         await using var second = new HepDbApp(engines, settings);
@@ -34,23 +33,5 @@ public sealed class ReplicaTests(EngineServers engines)
         Assert.NotNull(await first.Services.GetRequiredService<QuotaWatcher>().RunOnceAsync(CancellationToken.None));
         Assert.Null(await second.Services.GetRequiredService<QuotaWatcher>().RunOnceAsync(CancellationToken.None));
         Assert.NotNull(await first.Services.GetRequiredService<QuotaWatcher>().RunOnceAsync(CancellationToken.None)); // the holder renews
-    }
-
-    private async Task<string> CreateMetadataDatabaseAsync()
-    {
-        var name = $"hepdb_replicas_{Guid.NewGuid():N}"[..30];
-        var cs = new NpgsqlConnectionStringBuilder
-        {
-            Host = "127.0.0.1", Port = engines.Engines.Postgres.Port, Username = "postgres",
-            Password = engines.Engines.Postgres.AdminPassword, Database = "postgres", Pooling = false,
-        };
-        await using (var conn = new NpgsqlConnection(cs.ConnectionString))
-        {
-            await conn.OpenAsync();
-            await new NpgsqlCommand($"CREATE DATABASE {name}", conn).ExecuteNonQueryAsync();
-        }
-        cs.Database = name;
-        cs.Pooling = true;
-        return cs.ConnectionString;
     }
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using HepDb.Hosting;
 using HepDb.Hosting.LocalEngines;
 using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
 
 [assembly: AssemblyFixture(typeof(HepDb.Tests.Infrastructure.EngineServers))]
 
@@ -42,6 +43,27 @@ public sealed class EngineServers : IAsyncLifetime
         ["Engines:Mongo:Local"] = "false",
         ["Engines:Mongo:Enabled"] = "false",
     };
+
+    /// <summary>A new, empty database on the shared PostgreSQL server for a HepDb metadata store; returns its connection
+    /// string (pooled, as HepDb uses it).</summary>
+    public async Task<string> CreateMetadataDatabaseAsync()
+    {
+        var name = $"hepdb_meta_{Guid.NewGuid():N}"[..30];
+        var cs = new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1", Port = Engines.Postgres.Port, Username = "postgres",
+            Password = Engines.Postgres.AdminPassword, Database = "postgres", Pooling = false,
+        };
+        await using (var conn = new NpgsqlConnection(cs.ConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"CREATE DATABASE {name}", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        cs.Database = name;
+        cs.Pooling = true;
+        return cs.ConnectionString;
+    }
 
     public static int FreePort()
     {
