@@ -112,8 +112,9 @@ public sealed class QuotaWatcher(
                 .ToDictionaryAsync(d => d.DbUser, d => d.ConnectionLimit, ct);
             return await adapter.EnforceConnectionLimitsAsync(limits, ct);
         }
-        catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Whatever went wrong (engine or metadata), the sizes and account verdicts of this pass still matter more.
             Logger.LogWarning("Quota watcher: enforcing connection limits on {Engine} failed: {Error}", engine, e.Message);
             return 0;
         }
