@@ -38,6 +38,14 @@ public interface IEngineAdapter
     /// <summary>Sets the user's concurrent-connection limit (tier change). Applies to new connections.</summary>
     Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct);
 
+    /// <summary>
+    /// For engines without a native per-user connection limit (MongoDB): counts each tenant user's open connections and
+    /// ends what it can of the excess over <paramref name="limitByUser"/> (tenant user → limit). Returns how many
+    /// connections or operations it ended. Called by the quota watcher once per pass per server. Engines that enforce
+    /// the limit themselves (MariaDB MAX_USER_CONNECTIONS, PostgreSQL CONNECTION LIMIT) keep this default.
+    /// </summary>
+    Task<int> EnforceConnectionLimitsAsync(IReadOnlyDictionary<string, int> limitByUser, CancellationToken ct) => Task.FromResult(0);
+
     /// <summary>Suspension: the user can no longer log in or act, and its open sessions are ended.</summary>
     Task LockAsync(TenantSpec spec, CancellationToken ct);
 

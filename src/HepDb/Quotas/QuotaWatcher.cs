@@ -17,14 +17,15 @@ public sealed class QuotaWatcherOptions
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(60);
 }
 
-/// <summary>One engine server's part of a scan.</summary>
-public sealed record ServerScan(string Engine, bool Ok, int Queries, int Databases, double Milliseconds, string? Error);
+/// <summary>One engine server's part of a scan. <see cref="ConnectionsEnded"/>: what the connection-limit pass ended on
+/// an engine without a native per-user limit (MongoDB); always 0 elsewhere.</summary>
+public sealed record ServerScan(string Engine, bool Ok, int Queries, int Databases, double Milliseconds, string? Error, int ConnectionsEnded = 0);
 
 /// <summary>What one watcher run did.</summary>
 public sealed record ScanReport(IReadOnlyList<ServerScan> Servers, int AccountsEvaluated, int AccountsChanged, IReadOnlyList<string> Errors, double Milliseconds)
 {
     public string Summary() =>
-        string.Join("; ", Servers.Select(s => s.Ok ? $"{s.Engine}: {s.Databases} dbs, {s.Queries} queries, {s.Milliseconds:0} ms" : $"{s.Engine}: FAILED {s.Error}"))
+        string.Join("; ", Servers.Select(s => s.Ok ? $"{s.Engine}: {s.Databases} dbs, {s.Queries} queries, {s.Milliseconds:0} ms{(s.ConnectionsEnded > 0 ? $", {s.ConnectionsEnded} ended over connection limits" : "")}" : $"{s.Engine}: FAILED {s.Error}"))
         + $"; {AccountsEvaluated} accounts, {AccountsChanged} changed, {Errors.Count} errors, {Milliseconds:0} ms";
 }
 
@@ -53,7 +54,10 @@ public sealed class QuotaWatcher(
 
         var servers = new List<ServerScan>();
         foreach (var adapter in engines.Configured)
-            servers.Add(await MeasureServerAsync(db, adapter, ct));
+        {
+            var scan = await MeasureServerAsync(db, adapter, ct);
+            servers.Add(scan with { ConnectionsEnded = await EnforceConnectionLimitsAsync(db, adapter, ct) });
+        }
 
         var (evaluated, changed, errors) = await EnforceAllAsync(db, scope.ServiceProvider.GetRequiredService<AccountEnforcer>(), ct);
         var report = new ScanReport(servers, evaluated, changed, errors, total.Elapsed.TotalMilliseconds);
@@ -94,6 +98,25 @@ public sealed class QuotaWatcher(
         {
             Logger.LogWarning("Quota watcher: measuring {Engine} failed: {Error}", engine, e.Message);
             return new ServerScan(engine, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message);
+        }
+    }
+
+    /// <summary>SPEC §4 on engines without a native per-user connection limit (MongoDB): one count per server with the
+    /// limits of its ready databases. A failure is logged and never breaks the pass, like a failed size scan.</summary>
+    private async Task<int> EnforceConnectionLimitsAsync(HepDbContext db, IEngineAdapter adapter, CancellationToken ct)
+    {
+        var engine = adapter.Kind.WireName();
+        try
+        {
+            var limits = await db.Databases.AsNoTracking().Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready)
+                .ToDictionaryAsync(d => d.DbUser, d => d.ConnectionLimit, ct);
+            return await adapter.EnforceConnectionLimitsAsync(limits, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Whatever went wrong (engine or metadata), the sizes and account verdicts of this pass still matter more.
+            Logger.LogWarning("Quota watcher: enforcing connection limits on {Engine} failed: {Error}", engine, e.Message);
+            return 0;
         }
     }
 

@@ -3,21 +3,26 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using MongoDB.Bson;
+using MongoDB.Bson.IO;
+using MongoDB.Bson.Serialization;
 
 namespace HepDb.Tests.Mongo;
 
 /// <summary>
 /// A FAKE MongoDB server: a small in-process wire-protocol responder for tests. It is NOT MongoDB and proves nothing
-/// about how a real server behaves (privileges, role semantics, lock effects, sizes). It exists so the real driver
-/// (libmongoc through HepDb's binding) can be driven end to end without a server, and the tests can check the EXACT
-/// command documents HepDb sends and how HepDb parses the replies it gets.
-/// <para>What it speaks: the legacy OP_QUERY (2004) handshake that libmongoc sends first, answered with OP_REPLY (1),
-/// then OP_MSG (2013) for everything else (it announces maxWireVersion 17, i.e. MongoDB 6.0). It records every command
-/// document, answers <c>hello</c>/<c>isMaster</c> itself, and answers anything else with <c>{ok:1}</c> unless a reply
-/// was scripted with <see cref="Script(string, Func{ReceivedCommand, JsonObject})"/>. Logins (SCRAM-SHA-256 only) succeed
-/// only for users registered with <see cref="AcceptLogin"/> and the right password, checked by <see cref="FakeScramSha256"/>;
-/// anything else is refused with AuthenticationFailed (18), as a real server does. Once logged in, nothing is
-/// authorised or refused: the fake has no privileges at all. It does not
+/// about how a real server behaves (privileges, role semantics, lock effects, sizes, <c>$currentOp</c> output). It exists
+/// for what the official driver cannot show on its own: the EXACT command documents HepDb sends, how HepDb reads the
+/// replies, and how it maps server refusals (scripted errors, a refused admin login, a dropped connection).
+/// <para>What it speaks is what MongoDB.Driver 3.x sends: the legacy OP_QUERY (2004) <c>isMaster</c> handshake on
+/// <c>admin.$cmd</c>, answered with OP_REPLY (1), then OP_MSG (2013) for everything else (it announces maxWireVersion 17,
+/// i.e. MongoDB 6.0). Documents are read and written with MongoDB.Bson and exposed as JSON (relaxed extended JSON
+/// shapes). It records every command document, answers <c>hello</c>/<c>isMaster</c> itself, and answers anything else
+/// with <c>{ok:1}</c> unless a reply was scripted with <see cref="Script(string, Func{ReceivedCommand, JsonObject})"/>.
+/// Logins (SCRAM-SHA-256 only, through saslStart/saslContinue; the driver's speculative authentication in the handshake
+/// is ignored, so it falls back to saslStart) succeed only for users registered with <see cref="AcceptLogin"/> and the
+/// right password, checked by <see cref="FakeScramSha256"/>; anything else is refused with AuthenticationFailed (18), as
+/// a real server does. Once logged in, nothing is authorised or refused: the fake has no privileges at all. It does not
 /// announce logical sessions, so the driver sends no <c>lsid</c> and no <c>endSessions</c>.</para>
 /// </summary>
 internal sealed class FakeMongoWireServer : IAsyncDisposable
@@ -124,9 +129,8 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
         return reply;
     }
 
-    /// <summary>The fake runs on its own threads with blocking I/O, not on the thread pool: the adapter under test blocks
-    /// pool threads inside libmongoc while it waits for this server, and with many tests in parallel a pool-based fake
-    /// would starve and time out.</summary>
+    /// <summary>The fake runs on its own threads with blocking I/O, not on the thread pool, so it keeps answering however
+    /// busy the pool is with many tests in parallel.</summary>
     private void AcceptLoop()
     {
         while (!_stop.IsCancellationRequested)
@@ -183,9 +187,9 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
         var end = Array.IndexOf(body, (byte)0, pos);
         var collection = Encoding.UTF8.GetString(body, pos, end - pos);
         pos = end + 1 + 8;
-        var doc = FakeBson.Read(body.AsSpan(pos), out _);
+        var doc = Read(body.AsSpan(pos), out _);
         var db = collection.EndsWith(".$cmd", StringComparison.Ordinal) ? collection[..^5] : collection;
-        var reply = FakeBson.Write(Record(db, doc, 2004));
+        var reply = Write(Record(db, doc, 2004));
 
         var message = new byte[16 + 20 + reply.Length];
         WriteHeader(message, requestId, opCode: 1);
@@ -209,7 +213,7 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
             var kind = body[pos++];
             if (kind == 0)
             {
-                doc = FakeBson.Read(body.AsSpan(pos), out var len);
+                doc = Read(body.AsSpan(pos), out var len);
                 pos += len;
             }
             else
@@ -221,7 +225,7 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
                 var docs = new JsonArray();
                 for (var p = idEnd + 1; p < sectionEnd;)
                 {
-                    docs.Add(FakeBson.Read(body.AsSpan(p), out var len));
+                    docs.Add(Read(body.AsSpan(p), out var len));
                     p += len;
                 }
                 sequences.Add((id, docs));
@@ -230,7 +234,7 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
         }
         if (doc is null) throw new InvalidDataException("FakeMongoWireServer: OP_MSG without a body section");
         foreach (var (id, docs) in sequences) doc[id] = docs;
-        var reply = FakeBson.Write(Record(doc["$db"]?.ToString() ?? "", doc, 2013));
+        var reply = Write(Record(doc["$db"]?.ToString() ?? "", doc, 2013));
         if ((flags & 2) != 0) return null; // moreToCome: the client expects no answer
 
         var message = new byte[16 + 5 + reply.Length];
@@ -239,6 +243,21 @@ internal sealed class FakeMongoWireServer : IAsyncDisposable
         reply.CopyTo(message, 21);
         return message;
     }
+
+    private static readonly JsonWriterSettings RelaxedJson = new() { OutputMode = JsonOutputMode.RelaxedExtendedJson };
+
+    /// <summary>One BSON document from the wire, as JSON in relaxed extended JSON shapes (e.g. <c>$binary</c>,
+    /// <c>$regularExpression</c>; int64 as plain numbers).</summary>
+    private static JsonObject Read(ReadOnlySpan<byte> bytes, out int length)
+    {
+        length = BinaryPrimitives.ReadInt32LittleEndian(bytes);
+        var doc = BsonSerializer.Deserialize<BsonDocument>(bytes[..length].ToArray());
+        return JsonNode.Parse(doc.ToJson(RelaxedJson))!.AsObject();
+    }
+
+    /// <summary>A JSON reply as BSON. Numbers keep their JSON form: <c>1</c> is an int32, <c>6000000000</c> an int64,
+    /// <c>1.0</c> (as written in the test's JSON text) a double, <c>{"$numberLong":"0"}</c> an int64.</summary>
+    private static byte[] Write(JsonObject reply) => BsonDocument.Parse(reply.ToJsonString()).ToBson();
 
     private JsonObject Record(string db, JsonObject doc, int opCode)
     {

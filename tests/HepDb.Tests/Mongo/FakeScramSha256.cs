@@ -6,13 +6,13 @@ using System.Text.Json.Nodes;
 namespace HepDb.Tests.Mongo;
 
 /// <summary>
-/// The server half of SCRAM-SHA-256 (RFC 5802 / RFC 7677) for <see cref="FakeMongoWireServer"/>, so the real driver can
+/// The server half of SCRAM-SHA-256 (RFC 5802 / RFC 7677) for <see cref="FakeMongoWireServer"/>, so the official driver can
 /// complete a tenant login against the fake when the test registered that user's password, and fails it otherwise.
 /// It checks the client proof like a server would; it says nothing about how mongod stores or rotates credentials.
 /// </summary>
 internal sealed class FakeScramSha256
 {
-    private const int Iterations = 4096; // libmongoc refuses fewer for SCRAM-SHA-256
+    private const int Iterations = 4096; // drivers must refuse fewer for SCRAM-SHA-256 (auth spec)
     private readonly ConcurrentDictionary<string, string> _passwords = new();
     private readonly ConcurrentDictionary<int, (string ClientFirstBare, string ServerFirst, byte[] Salted)> _conversations = new();
     private int _ids;
@@ -28,7 +28,7 @@ internal sealed class FakeScramSha256
         var bare = clientFirst[(clientFirst.IndexOf(",,", StringComparison.Ordinal) + 2)..];
         var fields = Fields(bare);
         if (!_passwords.TryGetValue(fields["n"], out var password)) return Refused();
-        var salt = RandomNumberGenerator.GetBytes(28); // mongod uses 28-byte salts for SHA-256, and libmongoc insists on it
+        var salt = RandomNumberGenerator.GetBytes(28); // what mongod uses for SHA-256
         var serverFirst = $"r={fields["r"]}{Convert.ToBase64String(RandomNumberGenerator.GetBytes(18))},s={Convert.ToBase64String(salt)},i={Iterations}";
         var salted = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, Iterations, HashAlgorithmName.SHA256, 32);
         var id = Interlocked.Increment(ref _ids);

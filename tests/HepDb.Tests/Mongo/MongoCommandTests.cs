@@ -2,13 +2,14 @@ using System.Text.Json.Nodes;
 using HepDb.Engines;
 using HepDb.Engines.Mongo;
 using HepDb.Hosting;
+using MongoDB.Bson;
 using Xunit;
 
 namespace HepDb.Tests.Mongo;
 
 /// <summary>
-/// The exact command documents MongoAdapter sends, and how it reads the replies, checked through the real driver
-/// (libmongoc) against <see cref="FakeMongoWireServer"/>. These tests pin HepDb's side of the conversation only; whether
+/// The exact command documents MongoAdapter sends, and how it reads the replies, checked through the official driver
+/// (MongoDB.Driver) against <see cref="FakeMongoWireServer"/>. These tests pin HepDb's side of the conversation only; whether
 /// a real mongod does what the commands intend is covered by <see cref="MongoRealServerTests"/> when a server is set.
 /// </summary>
 public sealed class MongoCommandTests : IAsyncLifetime
@@ -43,7 +44,11 @@ public sealed class MongoCommandTests : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask DisposeAsync() => _fake.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _adapter.DisposeAsync();
+        await _fake.DisposeAsync();
+    }
 
     private void AssertSent(params string[] expected) =>
         Assert.Equal(expected, _fake.Commands.Select(c => c.ToString()).ToArray());
@@ -54,8 +59,10 @@ public sealed class MongoCommandTests : IAsyncLifetime
         await _adapter.CreateTenantAsync(Spec, Ct);
 
         AssertSent($$"""admin: {"createUser":"{{User}}","pwd":"{{Password}}","roles":{{NormalRoles}},"mechanisms":["SCRAM-SHA-256"]}""");
-        // The admin session was opened with a ping first: any connection or login failure happens before createUser.
-        Assert.Equal(["isMaster", "ping", "createUser"], _fake.Received.Select(c => c.Name).ToArray());
+        // What the fake must speak to stand in for a server: the 3.x driver's first message is a legacy OP_QUERY isMaster
+        // on admin.$cmd; commands follow as OP_MSG.
+        Assert.Equal(("admin", "isMaster", 2004), (_fake.Received[0].Database, _fake.Received[0].Name, _fake.Received[0].OpCode));
+        Assert.Equal(2013, _fake.Commands.Single().OpCode);
     }
 
     [Fact]
@@ -133,6 +140,57 @@ public sealed class MongoCommandTests : IAsyncLifetime
         Assert.Empty(_fake.Received);
     }
 
+    private const string CurrentOpPipeline =
+        """[{"$currentOp":{"allUsers":true,"idleConnections":true,"idleSessions":false}},{"$unwind":"$effectiveUsers"},""" +
+        """{"$match":{"effectiveUsers.db":"admin","effectiveUsers.user":{"$regularExpression":{"pattern":"^dug_","options":""}}}},""" +
+        """{"$group":{"_id":"$effectiveUsers.user","ops":{"$push":{"connectionId":"$connectionId","opid":"$opid","active":"$active"}}}}]""";
+
+    [Fact]
+    public async Task Connection_limits_count_with_one_currentOp_and_kill_the_operations_of_the_newest_excess_connections()
+    {
+        // dug_a_1: 4 connections, limit 1 → 14, 13, 12 are the excess; 14 and 13 run something, 12 is idle.
+        // dug_b_1: at its limit. dug_c_1: not ours to judge (no limit given), left alone.
+        _fake.Script("aggregate", JsonNode.Parse("""
+            {"cursor":{"firstBatch":[
+              {"_id":"dug_a_1","ops":[{"connectionId":11,"opid":101,"active":true},{"connectionId":12,"active":false},
+                                      {"connectionId":13,"opid":103,"active":true},{"connectionId":14,"opid":104,"active":true}]},
+              {"_id":"dug_b_1","ops":[{"connectionId":21,"opid":201,"active":true}]},
+              {"_id":"dug_c_1","ops":[{"connectionId":31,"opid":301,"active":true},{"connectionId":32,"opid":302,"active":true}]}],
+             "id":{"$numberLong":"0"},"ns":"admin.$cmd.aggregate"},"ok":1}
+            """)!.AsObject());
+
+        var ended = await _adapter.EnforceConnectionLimitsAsync(new Dictionary<string, int> { ["dug_a_1"] = 1, ["dug_b_1"] = 1 }, Ct);
+
+        Assert.Equal(2, ended);
+        var aggregate = _fake.Commands[0];
+        Assert.Equal("admin", aggregate.Database);
+        Assert.Equal(CurrentOpPipeline, aggregate.Document["pipeline"]!.ToJsonString());
+        Assert.Equal(
+            ["""admin: {"killOp":1,"op":104}""", """admin: {"killOp":1,"op":103}"""],
+            _fake.Commands.Skip(1).Select(c => c.ToString()).ToArray());
+    }
+
+    [Fact]
+    public async Task Connection_limits_with_no_mongo_database_send_nothing()
+    {
+        Assert.Equal(0, await _adapter.EnforceConnectionLimitsAsync(new Dictionary<string, int>(), Ct));
+
+        Assert.Empty(_fake.Received);
+    }
+
+    [Fact]
+    public async Task Two_adapters_for_the_same_server_do_not_share_a_client_so_disposing_one_leaves_the_other_working()
+    {
+        var other = new MongoAdapter(_adapter.Server);
+        await other.SetPasswordAsync(User, "NewPassword0123456789abcd", Ct);
+        await _adapter.SetPasswordAsync(User, "NewPassword0123456789abcd", Ct);
+
+        await other.DisposeAsync();
+        await _adapter.SetPasswordAsync(User, "NewPassword0123456789abcd", Ct);
+
+        Assert.Equal(3, _fake.Commands.Count);
+    }
+
     [Fact]
     public async Task Lock_removes_every_role_sets_an_unknown_password_and_kills_the_sessions()
     {
@@ -146,7 +204,7 @@ public sealed class MongoCommandTests : IAsyncLifetime
         Assert.Equal($"admin: {Kill}", _fake.Commands[1].ToString());
         foreach (var updateUser in new[] { first, second })
         {
-            Assert.Equal(["updateUser", "pwd", "roles", "mechanisms", "$db"], updateUser.Select(p => p.Key).ToArray());
+            Assert.Equal(["updateUser", "pwd", "roles", "mechanisms"], updateUser.Select(p => p.Key).Where(k => !k.StartsWith('$')).ToArray());
             Assert.Equal(User, updateUser["updateUser"]!.GetValue<string>());
             Assert.Equal("[]", updateUser["roles"]!.ToJsonString());
             Assert.Matches("^[0-9A-F]{128}$", updateUser["pwd"]!.GetValue<string>());
@@ -291,7 +349,7 @@ public sealed class MongoCommandTests : IAsyncLifetime
 /// <summary>How a tenant command's reply becomes ScalarAsTenantAsync's string (pure parsing, no server).</summary>
 public sealed class MongoScalarReplyTests
 {
-    private static JsonObject Reply(string json) => JsonNode.Parse(json)!.AsObject();
+    private static BsonDocument Reply(string json) => BsonDocument.Parse(json);
 
     [Fact]
     public void Cursor_replies_give_the_first_document_or_null()
