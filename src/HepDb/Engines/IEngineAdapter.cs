@@ -38,6 +38,10 @@ public interface IEngineAdapter
     /// <summary>Sets the user's concurrent-connection limit (tier change). Applies to new connections.</summary>
     Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct);
 
+    /// <summary>Whether the server itself refuses a tenant's connection over its limit (MariaDB MAX_USER_CONNECTIONS,
+    /// PostgreSQL CONNECTION LIMIT). When false the quota watcher calls <see cref="EnforceConnectionLimitsAsync"/>.</summary>
+    bool EnforcesConnectionLimitsNatively => true;
+
     /// <summary>
     /// For engines without a native per-user connection limit (MongoDB): counts each tenant user's open connections and
     /// ends what it can of the excess over <paramref name="limitByUser"/> (tenant user → limit). Returns how many

@@ -56,7 +56,7 @@ public sealed class QuotaWatcher(
         foreach (var adapter in engines.Configured)
         {
             var scan = await MeasureServerAsync(db, adapter, ct);
-            servers.Add(scan with { ConnectionsEnded = await EnforceConnectionLimitsAsync(db, adapter, ct) });
+            servers.Add(adapter.EnforcesConnectionLimitsNatively ? scan : scan with { ConnectionsEnded = await EnforceConnectionLimitsAsync(db, adapter, ct) });
         }
 
         var (evaluated, changed, errors) = await EnforceAllAsync(db, scope.ServiceProvider.GetRequiredService<AccountEnforcer>(), ct);

@@ -133,6 +133,9 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
     /// <see cref="EnforceConnectionLimitsAsync"/>.</summary>
     public Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct) => Task.CompletedTask;
 
+    /// <summary>MongoDB has no per-user connection limit of its own, so the quota watcher enforces it.</summary>
+    public bool EnforcesConnectionLimitsNatively => false;
+
     /// <summary>
     /// Counts each tenant user's connections with one <c>$currentOp</c> aggregation (all users, idle connections too,
     /// grouped by effective user) and, for a user over its limit, kills the in-flight operation of each connection beyond
