@@ -48,8 +48,9 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
         {
             return await RunAsync(async c =>
             {
-                await ScalarAsync(c, "SELECT 1", ct);
-                return new EngineProbe(true, c.ServerVersion, sw.Elapsed, null);
+                // VERSION() rather than the handshake's version, which MariaDB prefixes with "5.5.5-" for old clients.
+                var version = await ScalarAsync(c, "SELECT VERSION()", ct);
+                return new EngineProbe(true, version, sw.Elapsed, null);
             }, ct);
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
