@@ -126,7 +126,6 @@ public sealed class EngineErrorTests(EngineServers engines)
                 }
                 return slowest;
             });
-            if (Environment.GetEnvironmentVariable("XMIN") is { } xm) ThreadPool.SetMinThreads(int.Parse(xm), int.Parse(xm));
             var threadsBefore = ThreadPool.ThreadCount;
             var creates = await Task.WhenAll(tenants.Select(async tenant =>
             {
