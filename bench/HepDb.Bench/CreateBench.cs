@@ -66,7 +66,7 @@ internal sealed class CreateBench(EngineServerOptions server, BenchSettings sett
         Console.WriteLine($"  {"path",-44} {"p50 ms",8} {"p90 ms",8} {"max ms",8}");
         Print("MariaDbAdapter.CreateTenantAsync", adapterMs);
         Print("same DDL by hand over one open connection", byHandMs);
-        Console.WriteLine($"  ratio (adapter p50 / by-hand p50): {Percentile(adapterMs, 50) / Percentile(byHandMs, 50):0.00}x");
+        Console.WriteLine($"  ratio (adapter p50 / by-hand p50): {Stats.Percentile(adapterMs, 50) / Stats.Percentile(byHandMs, 50):0.00}x");
         return 0;
     }
 
@@ -83,7 +83,7 @@ internal sealed class CreateBench(EngineServerOptions server, BenchSettings sett
     }
 
     private static void Print(string path, List<double> ms) =>
-        Console.WriteLine($"  {path,-44} {Percentile(ms, 50),8:0.00} {Percentile(ms, 90),8:0.00} {ms.Max(),8:0.00}");
+        Console.WriteLine($"  {path,-44} {Stats.Percentile(ms, 50),8:0.00} {Stats.Percentile(ms, 90),8:0.00} {ms.Max(),8:0.00}");
 
     /// <summary>What <see cref="MariaDbAdapter.CreateTenantAsync"/> sends, statement for statement.</summary>
     private static IEnumerable<string> Statements(TenantSpec spec)
@@ -103,11 +103,5 @@ internal sealed class CreateBench(EngineServerOptions server, BenchSettings sett
     {
         await using var cmd = new MySqlCommand(sql, conn);
         await cmd.ExecuteNonQueryAsync(ct);
-    }
-
-    private static double Percentile(List<double> values, int p)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Clamp((int)Math.Ceiling(p / 100.0 * sorted.Count) - 1, 0, sorted.Count - 1)];
     }
 }

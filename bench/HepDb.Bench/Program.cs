@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using HepDb.Accounts;
 using HepDb.Audit;
@@ -38,12 +36,18 @@ var ownsRoot = settings.Root is null;
 var root = settings.Root ?? Path.Combine(Path.GetTempPath(), $"hepdb-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(root);
 var engines = new EnginesOptions { LocalDurable = false };
-engines.MariaDb.Port = FreePort();
-engines.Postgres.Port = FreePort();
-engines.Postgres.Local = settings.Bench == "watcher"; // the create benchmark measures MariaDB only
+engines.MariaDb.Port = Ports.Free();
+engines.Postgres.Port = Ports.Free();
+engines.Postgres.Local = settings.Bench == "watcher"; // the other benchmarks measure MariaDB only
 await using var servers = new LocalEngineServers(root, engines, NullLogger.Instance);
 try
 {
+    if (settings.Bench == "frozen")
+    {
+        Console.WriteLine($"HepDb frozen-engine benchmark: {settings.Count} tenants, {Environment.ProcessorCount} cores");
+        await servers.StartAsync(ct);
+        return await new FrozenBench(root, engines.MariaDb, settings).RunAsync(ct);
+    }
     if (settings.Bench == "create")
     {
         Console.WriteLine($"HepDb create-latency benchmark: {settings.Count} creates of each kind, {Environment.ProcessorCount} cores");
@@ -100,22 +104,16 @@ static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchS
         .BuildServiceProvider();
 }
 
-static int FreePort()
-{
-    using var l = new TcpListener(IPAddress.Loopback, 0);
-    l.Start();
-    return ((IPEndPoint)l.LocalEndpoint).Port;
-}
-
 namespace HepDb.Bench
 {
     internal sealed record BenchSettings(string Bench, int Count, int Parallel, int Rounds, int TableEvery, string? Root, bool Verbose)
     {
         public const string Usage =
-            "usage: HepDb.Bench [watcher|create] [--count N] [--parallel P] [--rounds R] [--table-every K] [--root DIR] [--verbose]\n" +
+            "usage: HepDb.Bench [watcher|create|frozen] [--count N] [--parallel P] [--rounds R] [--table-every K] [--root DIR] [--verbose]\n" +
             "  watcher          the quota-watcher benchmark (the default)\n" +
             "  create           MariaDB create latency: the adapter against the same DDL by hand\n" +
-            "  --count N        databases per engine (default 1000; for create: timed creates of each kind, default 200)\n" +
+            "  frozen           a SIGSTOPped MariaDB: concurrent creates and /healthz latency through the real API\n" +
+            "  --count N        databases per engine (default 1000; create: timed creates of each kind, default 200; frozen: tenants, default 50)\n" +
             "  --parallel P     databases created at a time (default 4)\n" +
             "  --rounds R       timed scans of each kind; the median is printed (default 3)\n" +
             "  --table-every K  every K-th database gets a 1,000-row table so sizes differ (default 10)\n" +
@@ -139,7 +137,7 @@ namespace HepDb.Bench
                         "--table-every" => s with { TableEvery = Positive() },
                         "--root" => s with { Root = Path.GetFullPath(Next()) },
                         "--verbose" => s with { Verbose = true },
-                        "watcher" or "create" => s with { Bench = args[i] },
+                        "watcher" or "create" or "frozen" => s with { Bench = args[i] },
                         "-h" or "--help" => throw new FormatException(""),
                         _ => throw new FormatException($"unknown argument {args[i]}"),
                     };
@@ -151,7 +149,7 @@ namespace HepDb.Bench
                     return null;
                 }
             }
-            return s.Count > 0 ? s : s with { Count = s.Bench == "create" ? 200 : 1000 };
+            return s.Count > 0 ? s : s with { Count = s.Bench switch { "create" => 200, "frozen" => 50, _ => 1000 } };
         }
     }
 
@@ -274,8 +272,8 @@ namespace HepDb.Bench
                 var failed = servers.FirstOrDefault(s => !s.Ok);
                 if (failed is not null) throw new InvalidOperationException($"the watcher could not measure {wire}: {failed.Error}");
                 var b = baselines[engine];
-                return new ServerResult(engine.DisplayName(), servers[0].Databases, servers[0].Queries, Median(servers.Select(s => s.Milliseconds)),
-                    Median(engineOnly[engine]), b[0].Queries, Median(b.Select(x => x.Ms)), stored.GetValueOrDefault(wire), b[^1].Bytes, Median(scans.Select(s => s.Milliseconds)));
+                return new ServerResult(engine.DisplayName(), servers[0].Databases, servers[0].Queries, Stats.Median(servers.Select(s => s.Milliseconds)),
+                    Stats.Median(engineOnly[engine]), b[0].Queries, Stats.Median(b.Select(x => x.Ms)), stored.GetValueOrDefault(wire), b[^1].Bytes, Stats.Median(scans.Select(s => s.Milliseconds)));
             }).ToList();
         }
 
@@ -336,12 +334,6 @@ namespace HepDb.Bench
                 bytes += (long)(await cmd.ExecuteScalarAsync(ct))!;
             }
             return (names.Count, sw.Elapsed.TotalMilliseconds, bytes);
-        }
-
-        private static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToList();
-            return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
         }
 
         public static void Print(List<ServerResult> results)
