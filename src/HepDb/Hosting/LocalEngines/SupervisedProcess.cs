@@ -35,6 +35,14 @@ public sealed class SupervisedProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public int Id => _process.Id;
 
+    /// <summary>The engine's exit status as the watchdog passes it on: 128 + N when signal N ended it.</summary>
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Whether HepDb asked for this stop, so an exit is expected and not a crash.</summary>
+    public bool StopRequested { get; private set; }
+
+    public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
+
     public static SupervisedProcess Start(string name, string shutdownSignal, string logFile, IEnumerable<string> command)
     {
         // setsid: the engine gets a session of its own, so a Ctrl-C in HepDb's terminal reaches HepDb alone, which then
@@ -69,6 +77,7 @@ public sealed class SupervisedProcess : IAsyncDisposable
     /// <summary>Asks the engine to shut down cleanly and waits; kills the whole tree if it does not stop in time.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
+        StopRequested = true;
         if (_process.HasExited) return;
         _process.StandardInput.Close();
         using var cts = new CancellationTokenSource(timeout);
