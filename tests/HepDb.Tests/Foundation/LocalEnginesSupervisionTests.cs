@@ -83,16 +83,20 @@ public sealed class LocalEnginesSupervisionTests(EngineServers engines)
             await servers.StartAsync(TestContext.Current.CancellationToken);
             var admin = $"postgresql://postgres:{Uri.EscapeDataString(options.Postgres.AdminPassword!)}@127.0.0.1:{options.Postgres.Port}/postgres";
             Assert.True((await Clients.PsqlAsync(admin, "CREATE DATABASE survives_kill")).Ok);
-            // A session busy in a query: its backend outlives the postmaster for a moment and keeps the shared memory.
+            // A session busy in a query, whose backend is held stopped across the kill: it outlives the postmaster by 2 s
+            // and keeps the old shared memory attached, which makes PostgreSQL refuse to start until it has gone.
             await using var busy = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
             {
                 Host = "127.0.0.1", Port = options.Postgres.Port, Username = "postgres", Password = options.Postgres.AdminPassword, Database = "postgres", Pooling = false,
             }.ConnectionString);
             await busy.OpenAsync(TestContext.Current.CancellationToken);
+            var backend = busy.ProcessID;
             var sleeping = new NpgsqlCommand("SELECT pg_sleep(30)", busy).ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
 
+            Signal("STOP", backend);
             Kill9(PidIn(Path.Combine(dataDir, "engines", "postgres", "data", "postmaster.pid")));
             var sw = Stopwatch.StartNew();
+            var resumed = Task.Delay(2000).ContinueWith(_ => Signal("CONT", backend), TaskScheduler.Default);
             var sawRestarting = false;
             while (true)
             {
@@ -107,6 +111,8 @@ public sealed class LocalEnginesSupervisionTests(EngineServers engines)
             }
             TestContext.Current.TestOutputHelper?.WriteLine($"PostgreSQL serving again {sw.Elapsed.TotalMilliseconds:0} ms after kill -9");
             Assert.True(sawRestarting, $"never reported as restarting\n{log.Text}");
+            await resumed;
+            Assert.True(sw.Elapsed > TimeSpan.FromSeconds(2), "started while the old backend still held the shared memory");
             await Assert.ThrowsAnyAsync<Exception>(() => sleeping); // that session died with its server
             await WaitUntilAsync(() => servers.Status.Find(EngineKind.Postgres) is { Restarting: false, Restarts: 1 });
 
@@ -114,7 +120,7 @@ public sealed class LocalEnginesSupervisionTests(EngineServers engines)
             Assert.Null(new LocalEngineStatus(dataDir).Find(EngineKind.Postgres));
             await AssertStaysStoppedAsync(dataDir);
             Assert.Single(log.Lines, l => l.Contains("exited unexpectedly", StringComparison.Ordinal));
-            Assert.DoesNotContain(log.Lines, l => l.Contains("restart attempt", StringComparison.Ordinal)); // the first start after the wait worked
+            Assert.DoesNotContain(log.Lines, l => l.Contains("failed; next attempt", StringComparison.Ordinal)); // the first start after the wait worked
         }
         finally
         {
@@ -164,9 +170,11 @@ public sealed class LocalEnginesSupervisionTests(EngineServers engines)
 
     private static int PidIn(string pidFile) => int.Parse(File.ReadAllLines(pidFile)[0].Trim());
 
-    private static void Kill9(int pid)
+    private static void Kill9(int pid) => Signal("KILL", pid);
+
+    private static void Signal(string signal, int pid)
     {
-        using var kill = Process.Start("kill", ["-9", pid.ToString()]);
+        using var kill = Process.Start("kill", ["-s", signal, pid.ToString()]);
         kill.WaitForExit();
         Assert.Equal(0, kill.ExitCode);
     }

@@ -25,11 +25,14 @@ public sealed class SupervisedProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly string _name;
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private SupervisedProcess(Process process, string name)
     {
         _process = process;
         _name = name;
+        process.Exited += (_, _) => _exited.TrySetResult();
+        if (process.HasExited) _exited.TrySetResult();
     }
 
     public bool HasExited => _process.HasExited;
@@ -41,7 +44,10 @@ public sealed class SupervisedProcess : IAsyncDisposable
     /// <summary>Whether HepDb asked for this stop, so an exit is expected and not a crash.</summary>
     public bool StopRequested { get; private set; }
 
-    public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
+    /// <summary>Completes when the watchdog, and so the engine's main process, has exited. Unlike
+    /// <see cref="Process.WaitForExitAsync"/> it does not also wait for the output pipe to close, which children of the
+    /// engine that outlive it (PostgreSQL backends) keep open.</summary>
+    public Task WaitForExitAsync(CancellationToken ct) => _exited.Task.WaitAsync(ct);
 
     public static SupervisedProcess Start(string name, string shutdownSignal, string logFile, IEnumerable<string> command)
     {
