@@ -155,15 +155,17 @@ public sealed partial class LocalEngineServers
     /// is still in use"). Wait for that, as PostgreSQL itself checks it: the System V segment named in
     /// <c>postmaster.pid</c> has no process attached any more. PostgreSQL then removes the stale pid file itself.
     /// </summary>
-    private static async Task WaitForOldPostgresMemoryAsync(string data, CancellationToken ct)
+    private async Task WaitForOldPostgresMemoryAsync(string data, CancellationToken ct)
     {
         var pidFile = Path.Combine(data, "postmaster.pid");
         if (!File.Exists(pidFile)) return;
         var lines = await File.ReadAllLinesAsync(pidFile, ct);
         // Line 7: the shared memory key and id, e.g. "  5432001    42".
         if (lines.Length < 7 || lines[6].Split(' ', StringSplitOptions.RemoveEmptyEntries) is not [_, var id]) return;
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(30) && AttachedToSharedMemory(id) > 0) await Task.Delay(50, ct);
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(30) && AttachedToSharedMemory(id) > 0) await Task.Delay(50, ct);
+        if (waited.ElapsedMilliseconds >= 50)
+            logger.LogInformation("PostgreSQL: waited {Ms} ms for the previous server's processes to leave its shared memory", waited.ElapsedMilliseconds);
     }
 
     /// <summary>The <c>nattch</c> of a System V shared memory segment (0 when it is gone).</summary>
