@@ -121,6 +121,7 @@ public sealed class LocalEnginesSupervisionTests(EngineServers engines)
             await AssertStaysStoppedAsync(dataDir);
             Assert.Single(log.Lines, l => l.Contains("exited unexpectedly", StringComparison.Ordinal));
             Assert.DoesNotContain(log.Lines, l => l.Contains("failed; next attempt", StringComparison.Ordinal)); // the first start after the wait worked
+            Assert.Contains(log.Lines, l => l.Contains("PostgreSQL: waited", StringComparison.Ordinal) && l.Contains("shared memory", StringComparison.Ordinal));
         }
         finally
         {
