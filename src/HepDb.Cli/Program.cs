@@ -130,12 +130,12 @@ user.Subcommands.Add(setPassword);
 root.Subcommands.Add(user);
 
 var engine = new Command("engine", "Engine servers");
-var engineList = new Command("list", "Engines: name, availability, health, server, databases; tab-separated");
+var engineList = new Command("list", "Engines: name, availability, health (up, down, or restarting (attempt N, last exit: …) for a local server being restarted), server, databases; tab-separated");
 engineList.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
     foreach (var e in await sp.GetRequiredService<AdminService>().EnginesAsync(ct))
         Console.WriteLine(string.Join('\t', e.Kind.WireName(), e.Availability.ToString().ToLowerInvariant(),
-            e.Probe is null ? "no-server" : e.Probe.Up ? "up" : "down", e.Host is null ? "-" : $"{e.Host}:{e.Port}", e.Databases));
+            e.Probe is null ? "no-server" : e.Probe.Up ? "up" : e.Supervisor is { Restarting: true } s ? s.Describe() : "down", e.Host is null ? "-" : $"{e.Host}:{e.Port}", e.Databases));
     return 0;
 }));
 engine.Subcommands.Add(engineList);

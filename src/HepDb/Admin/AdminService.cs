@@ -5,6 +5,7 @@ using HepDb.Audit;
 using HepDb.Data;
 using HepDb.Databases;
 using HepDb.Engines;
+using HepDb.Hosting.LocalEngines;
 using HepDb.Quotas;
 using Microsoft.EntityFrameworkCore;
 
@@ -17,11 +18,11 @@ public sealed record AccountDetail(
     IReadOnlyList<TenantDatabase> Databases, IReadOnlyList<ApiKey> Keys, IReadOnlyList<Dashboard.DashboardUser> Users, AuditView Audit);
 
 public sealed record EngineRow(EngineKind Kind, EngineAvailability Availability, bool ConfiguredEnabled, bool SwitchedOff,
-    string? Host, int? Port, EngineProbe? Probe, int Databases);
+    string? Host, int? Port, EngineProbe? Probe, int Databases, LocalEngineState? Supervisor = null);
 
 /// <summary>What the operators' admin area reads and changes. Changes to accounts go through the same services as
 /// everywhere else (tier and packs: <see cref="PackService"/>; suspension: <see cref="Suspension"/>).</summary>
-public sealed class AdminService(HepDbContext db, EngineRegistry engines, AccountService accounts, TimeProvider time)
+public sealed class AdminService(HepDbContext db, EngineRegistry engines, AccountService accounts, LocalEngineStatus local, TimeProvider time)
 {
     public async Task<List<AccountRow>> SearchAsync(string? query, CancellationToken ct)
     {
@@ -60,7 +61,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
             var adapter = engines.Find(kind);
             var probe = adapter is null ? null : await adapter.ProbeAsync(ct);
             rows.Add(new EngineRow(kind, engines.Availability(kind), engines.ConfiguredEnabled(kind), engines.IsSwitchedOff(kind),
-                adapter?.Server.Host, adapter?.Server.Port, probe, counts.GetValueOrDefault(kind.WireName())));
+                adapter?.Server.Host, adapter?.Server.Port, probe, counts.GetValueOrDefault(kind.WireName()), adapter is null ? null : local.For(adapter)));
         }
         return rows;
     }

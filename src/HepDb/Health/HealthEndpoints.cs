@@ -1,13 +1,18 @@
 using System.Diagnostics;
 using HepDb.Data;
 using HepDb.Engines;
+using HepDb.Hosting.LocalEngines;
 using Microsoft.EntityFrameworkCore;
 
 namespace HepDb.Health;
 
 public static class HealthEndpoints
 {
-    public sealed record Check(string Name, string Status, string? Version, double LatencyMs, string? Error);
+    /// <param name="Status"><c>up</c>, <c>down</c>, or <c>restarting</c>: a local server that exited and that HepDb is
+    /// starting again.</param>
+    /// <param name="Supervisor">For a local server: what its supervisor reports, e.g.
+    /// <c>restarting (attempt 2, last exit: signal 9)</c> or <c>running</c>. Null for other servers.</param>
+    public sealed record Check(string Name, string Status, string? Version, double LatencyMs, string? Error, string? Supervisor = null);
     public sealed record Readiness(string Status, IReadOnlyList<Check> Checks);
 
     public static void MapHealth(this IEndpointRouteBuilder app)
@@ -17,18 +22,23 @@ public static class HealthEndpoints
     }
 
     /// <summary>Ready when the metadata store and every configured engine server answer. 503 otherwise, with the details.</summary>
-    public static async Task<IResult> ReadyAsync(HepDbContext db, EngineRegistry engines, CancellationToken ct)
+    public static async Task<IResult> ReadyAsync(HepDbContext db, EngineRegistry engines, LocalEngineStatus local, CancellationToken ct)
     {
         var checks = new List<Check> { await MetadataAsync(db, ct) };
         var probes = engines.Configured.Select(async a =>
         {
             var p = await a.ProbeAsync(ct);
-            return new Check(a.Kind.WireName(), p.Up ? "up" : "down", p.Version, Math.Round(p.Latency.TotalMilliseconds, 1), p.Error);
+            var supervised = local.For(a);
+            return new Check(a.Kind.WireName(), Health(p, supervised), p.Version, Math.Round(p.Latency.TotalMilliseconds, 1), p.Error, supervised?.Describe());
         });
         checks.AddRange(await Task.WhenAll(probes));
         var ready = checks.All(c => c.Status == "up");
         return Results.Json(new Readiness(ready ? "ready" : "not_ready", checks), statusCode: ready ? 200 : 503);
     }
+
+    /// <summary><c>up</c> when the server answers; otherwise <c>restarting</c> while its supervisor brings it back, else <c>down</c>.</summary>
+    public static string Health(EngineProbe probe, LocalEngineState? supervised) =>
+        probe.Up ? "up" : supervised is { Restarting: true } ? "restarting" : "down";
 
     private static async Task<Check> MetadataAsync(HepDbContext db, CancellationToken ct)
     {

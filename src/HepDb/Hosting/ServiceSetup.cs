@@ -64,6 +64,7 @@ public static class ServiceSetup
         s.AddSingleton<IEngineAdapterFactory, PostgresAdapterFactory>();
         s.AddSingleton<IEngineAdapterFactory, MongoAdapterFactory>();
         s.AddSingleton<EngineRegistry>();
+        s.AddSingleton(sp => new LocalEngineStatus(sp.GetRequiredService<IOptions<HepDbOptions>>().Value.ResolveDataDir()));
         s.AddScoped<AccountService>();
         s.AddScoped<ApiKeyService>();
         s.AddScoped<DatabaseService>();

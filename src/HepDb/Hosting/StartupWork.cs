@@ -7,7 +7,7 @@ namespace HepDb.Hosting;
 /// <summary>Before anything else starts: bring up the local engine servers and migrate the metadata store.
 /// After everything has stopped: stop the local engine servers.</summary>
 public sealed class StartupWork(
-    IServiceProvider services, IOptions<HepDbOptions> hepdb, IOptions<EnginesOptions> engines, ILogger<StartupWork> logger)
+    IServiceProvider services, IOptions<HepDbOptions> hepdb, IOptions<EnginesOptions> engines, LocalEngineStatus status, ILogger<StartupWork> logger)
     : IHostedLifecycleService
 {
     private LocalEngineServers? _local;
@@ -17,7 +17,7 @@ public sealed class StartupWork(
         var e = engines.Value;
         if (e.MariaDb.Local || e.Postgres.Local || e.Mongo.Local)
         {
-            _local = new LocalEngineServers(hepdb.Value.ResolveDataDir(), e, logger);
+            _local = new LocalEngineServers(hepdb.Value.ResolveDataDir(), e, logger, status);
             await _local.StartAsync(ct);
         }
         await MetadataStore.MigrateAsync(services, ct);

@@ -90,7 +90,7 @@ public sealed class LocalEnginesTests
         MariaDbConnections.OpenAsync("127.0.0.1", port, "root", File.ReadAllText(Path.Combine(dataDir, "engines", "mariadb", "admin-password")).Trim());
 
     /// <summary>Engine processes whose command line mentions this data folder.</summary>
-    private static List<int> EngineProcesses(string dataDir) =>
+    internal static List<int> EngineProcesses(string dataDir) =>
         Directory.GetDirectories("/proc").Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : -1).Where(pid => pid > 0)
             .Where(pid =>
             {

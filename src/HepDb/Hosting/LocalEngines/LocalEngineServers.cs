@@ -12,8 +12,9 @@ namespace HepDb.Hosting.LocalEngines;
 /// Private MariaDB and PostgreSQL servers (and MongoDB when a <c>mongod</c> binary is on PATH) under
 /// <c>{DataDir}/engines/</c>: loopback only, data kept across restarts, admin passwords generated on first start and
 /// kept next to the data (mode 0600). Used by <c>run</c> and, with its own folder and ports, by the test suite.
+/// A server that exits on its own is restarted (see LocalEngineServers.Supervision.cs).
 /// </summary>
-public sealed class LocalEngineServers(string dataDir, EnginesOptions engines, ILogger logger) : IAsyncDisposable
+public sealed partial class LocalEngineServers(string dataDir, EnginesOptions engines, ILogger logger, LocalEngineStatus? status = null) : IAsyncDisposable
 {
     private readonly List<SupervisedProcess> _running = [];
 
@@ -33,17 +34,21 @@ public sealed class LocalEngineServers(string dataDir, EnginesOptions engines, I
     public async Task StartAsync(CancellationToken ct)
     {
         ApplyLocalCredentials(engines, dataDir);
-        if (engines.MariaDb.Local) await StartMariaDbAsync(engines.MariaDb, ct);
-        if (engines.Postgres.Local) await StartPostgresAsync(engines.Postgres, ct);
+        if (engines.MariaDb.Local)
+            await StartSupervisedAsync(EngineKind.MariaDb, Path.Combine(EnginesDir, "mariadb", "error.log"), c => StartMariaDbAsync(engines.MariaDb, c), ct);
+        if (engines.Postgres.Local)
+            await StartSupervisedAsync(EngineKind.Postgres, Path.Combine(EnginesDir, "postgres", "server.log"), c => StartPostgresAsync(engines.Postgres, c), ct);
         if (engines.Mongo.Local && engines.Mongo.Enabled)
         {
-            if (FindMongod() is { } mongod) await StartMongoAsync(mongod, engines.Mongo, ct);
+            if (FindMongod() is { } mongod)
+                await StartSupervisedAsync(EngineKind.Mongo, Path.Combine(EnginesDir, "mongo", "server.log"), c => StartMongoAsync(mongod, engines.Mongo, c), ct);
             else logger.LogInformation("MongoDB: no mongod on PATH, so no local MongoDB server; the engine is reported as not available.");
         }
     }
 
     public async Task StopAsync()
     {
+        await StopSupervisingAsync(); // first, so that the exits below are not taken for crashes
         foreach (var p in Enumerable.Reverse(_running)) await p.StopAsync(TimeSpan.FromSeconds(30));
         _running.Clear();
     }
@@ -151,6 +156,7 @@ public sealed class LocalEngineServers(string dataDir, EnginesOptions engines, I
         var run = Path.Combine(dir, "run");
         Directory.CreateDirectory(run);
         await WaitForPreviousInstanceAsync(Path.Combine(data, "postmaster.pid"), "PostgreSQL", ct);
+        await WaitForOldPostgresMemoryAsync(data, ct);
         // PostgreSQL refuses to run as root: its folders belong to the postgres user and it runs as that user.
         await RunToEndAsync("chown", ["postgres:postgres", dir, run], null, ct);
         if (!File.Exists(Path.Combine(data, "PG_VERSION")))

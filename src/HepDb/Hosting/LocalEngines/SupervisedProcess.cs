@@ -25,15 +25,29 @@ public sealed class SupervisedProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly string _name;
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private SupervisedProcess(Process process, string name)
     {
         _process = process;
         _name = name;
+        process.Exited += (_, _) => _exited.TrySetResult();
+        if (process.HasExited) _exited.TrySetResult();
     }
 
     public bool HasExited => _process.HasExited;
     public int Id => _process.Id;
+
+    /// <summary>The engine's exit status as the watchdog passes it on: 128 + N when signal N ended it.</summary>
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Whether HepDb asked for this stop, so an exit is expected and not a crash.</summary>
+    public bool StopRequested { get; private set; }
+
+    /// <summary>Completes when the watchdog, and so the engine's main process, has exited. Unlike
+    /// <see cref="Process.WaitForExitAsync"/> it does not also wait for the output pipe to close, which children of the
+    /// engine that outlive it (PostgreSQL backends) keep open.</summary>
+    public Task WaitForExitAsync(CancellationToken ct) => _exited.Task.WaitAsync(ct);
 
     public static SupervisedProcess Start(string name, string shutdownSignal, string logFile, IEnumerable<string> command)
     {
@@ -69,6 +83,7 @@ public sealed class SupervisedProcess : IAsyncDisposable
     /// <summary>Asks the engine to shut down cleanly and waits; kills the whole tree if it does not stop in time.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
+        StopRequested = true;
         if (_process.HasExited) return;
         _process.StandardInput.Close();
         using var cts = new CancellationTokenSource(timeout);
