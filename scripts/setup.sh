@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(mariadb-server mariadb-client postgresql postgresql-client chromium chromium-driver ca-certificates util-linux)
+packages=(mariadb-server mariadb-client postgresql postgresql-client acl chromium chromium-driver ca-certificates util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -50,6 +50,35 @@ public sealed class LocalEnginesTests
         }
     }
 
+    /// <summary>A clone under <c>/root</c> (mode 0700) puts the data folder where the postgres user cannot pass; PostgreSQL
+    /// must start there anyway, with nothing more than search permission granted to that one user.</summary>
+    [Fact]
+    public async Task PostgreSQL_starts_in_a_data_folder_below_a_private_directory()
+    {
+        var home = Path.Combine(Path.GetTempPath(), $"hepdb-private-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var engines = new HepDb.Hosting.EnginesOptions { LocalDurable = false };
+        engines.MariaDb.Local = false;
+        engines.Mongo.Local = false;
+        engines.Postgres.Port = EngineServers.FreePort();
+        var servers = new HepDb.Hosting.LocalEngines.LocalEngineServers(Path.Combine(home, "clone", "data"), engines,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        try
+        {
+            await servers.StartAsync(CancellationToken.None);
+            await using var conn = new Npgsql.NpgsqlConnection($"Host=127.0.0.1;Port={engines.Postgres.Port};Username=postgres;Password={engines.Postgres.AdminPassword};Database=postgres;Pooling=false");
+            await conn.OpenAsync();
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(home) & ~UnixFileMode.GroupExecute);
+            var acl = Process.Start(new ProcessStartInfo("getfacl", ["-c", home]) { RedirectStandardOutput = true })!;
+            Assert.Contains("user:postgres:--x", await acl.StandardOutput.ReadToEndAsync());
+        }
+        finally
+        {
+            await servers.StopAsync();
+            try { Directory.Delete(home, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
     private static Process StartHepDb(string dataDir, (int Http, int MariaDb, int Postgres) ports)
     {
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };

@@ -158,6 +158,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         await WaitForPreviousInstanceAsync(Path.Combine(data, "postmaster.pid"), "PostgreSQL", ct);
         await WaitForOldPostgresMemoryAsync(data, ct);
         // PostgreSQL refuses to run as root: its folders belong to the postgres user and it runs as that user.
+        await LetPostgresReachAsync(dir, ct);
         await RunToEndAsync("chown", ["postgres:postgres", dir, run], null, ct);
         if (!File.Exists(Path.Combine(data, "PG_VERSION")))
         {
@@ -189,6 +190,20 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         _running.Add(SupervisedProcess.Start("postgres", "INT", Path.Combine(dir, "server.log"), args));
         await WaitUntilAsync("PostgreSQL", () => TryPostgres(o), ct);
         logger.LogInformation("PostgreSQL: listening on 127.0.0.1:{Port}", o.Port);
+    }
+
+    /// <summary>The postgres user must be able to pass through every folder above its own, and a data folder under
+    /// <c>/root</c> (mode 0700) is out of its reach. Each such folder gets one ACL entry, search (<c>x</c>) for the
+    /// postgres user only: it may pass through by exact path but not list or read anything there.</summary>
+    private async Task LetPostgresReachAsync(string dir, CancellationToken ct)
+    {
+        if (await SucceedsAsync("setpriv", [.. AsPostgres, "test", "-x", dir], ct)) return;
+        for (var parent = Path.GetDirectoryName(Path.GetFullPath(dir)); parent is not null; parent = Path.GetDirectoryName(parent))
+        {
+            if (File.GetUnixFileMode(parent).HasFlag(UnixFileMode.OtherExecute)) continue;
+            await RunToEndAsync("setfacl", ["-m", "u:postgres:x", parent], null, ct);
+            logger.LogInformation("PostgreSQL: gave the postgres user search (x) permission on {Folder} so it can reach its data folder", parent);
+        }
     }
 
     private static bool TryPostgres(EngineServerOptions o)
@@ -297,7 +312,18 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         }
     }
 
+    private static async Task<bool> SucceedsAsync(string file, IEnumerable<string> args, CancellationToken ct) =>
+        (await RunAsync(file, args, ct)).ExitCode == 0;
+
     private static async Task RunToEndAsync(string file, IEnumerable<string> args, string? logFile, CancellationToken ct)
+    {
+        var (exitCode, output) = await RunAsync(file, args, ct);
+        if (logFile is not null) await File.WriteAllTextAsync(logFile, output, ct);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"{file} failed with exit code {exitCode}" + (logFile is null ? $": {output}" : $"; see {logFile}."));
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> args, CancellationToken ct)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -305,10 +331,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         var stdout = p.StandardOutput.ReadToEndAsync(ct);
         var stderr = p.StandardError.ReadToEndAsync(ct);
         await p.WaitForExitAsync(ct);
-        var output = await stdout + await stderr;
-        if (logFile is not null) await File.WriteAllTextAsync(logFile, output, ct);
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"{file} failed with exit code {p.ExitCode}" + (logFile is null ? $": {output}" : $"; see {logFile}."));
+        return (p.ExitCode, await stdout + await stderr);
     }
 
     private static string ReadOrCreateSecret(string path)
