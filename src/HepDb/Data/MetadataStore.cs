@@ -25,7 +25,7 @@ public static class MetadataStore
             return;
         }
         options.UseSqlite(SqliteConnectionString(metadata, hepdb));
-        options.AddInterceptors(SqlitePragmas.Instance);
+        options.AddInterceptors(SqlitePragmas.Instance, SqliteWriteGate.Instance);
     }
 
     public static string SqliteConnectionString(MetadataOptions metadata, HepDbOptions hepdb)

@@ -5,7 +5,6 @@ using HepDb.Databases;
 using HepDb.Hosting;
 using HepDb.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace HepDb.Tests.Foundation;
 
@@ -25,6 +24,40 @@ public sealed class MetadataStoreTests(EngineServers engines)
             await using var cmd = conn.CreateCommand();
             cmd.CommandText = "PRAGMA journal_mode";
             Assert.Equal("wal", (string?)await cmd.ExecuteScalarAsync());
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>SQLite transactions take turns on an async gate (a waiting writer holds no thread), and every way a
+    /// transaction ends gives the turn back: commit, rollback, and disposal without either.</summary>
+    [Fact]
+    public async Task Sqlite_transactions_take_turns_and_every_end_gives_the_turn_back()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"hepdb-meta-{Guid.NewGuid():N}");
+        var builder = new DbContextOptionsBuilder<HepDbContext>();
+        MetadataStore.Configure(builder, new MetadataOptions { Provider = "sqlite" }, new HepDbOptions { DataDir = dir });
+        try
+        {
+            await using (var db = new HepDbContext(builder.Options)) await db.Database.MigrateAsync();
+            await using var first = new HepDbContext(builder.Options);
+            await using var second = new HepDbContext(builder.Options);
+
+            var held = await first.Database.BeginTransactionAsync();
+            var waiting = second.Database.BeginTransactionAsync();
+            await Task.Delay(200);
+            Assert.False(waiting.IsCompleted, "a second transaction started while the first was open");
+            await held.DisposeAsync(); // neither committed nor rolled back
+            var next = await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+            await next.CommitAsync();
+            await next.DisposeAsync();
+
+            await (await first.Database.BeginTransactionAsync()).RollbackAsync();
+            await using var last = await second.Database.BeginTransactionAsync().WaitAsync(TimeSpan.FromSeconds(5));
+            await last.CommitAsync();
         }
         finally
         {
