@@ -19,6 +19,11 @@ internal sealed class SqliteWriteGate : DbTransactionInterceptor, IDbConnectionI
 {
     public static readonly SqliteWriteGate Instance = new();
 
+    /// <summary>As long as SQLite's own busy timeout. A turn not given within it is taken anyway and SQLite decides, as
+    /// without the gate: a transaction opened while the same flow holds another one on a second connection then fails
+    /// with "database is locked" instead of waiting for ever.</summary>
+    private static readonly TimeSpan MostWait = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
     private readonly ConditionalWeakTable<DbConnection, SemaphoreSlim> _holders = [];
 
@@ -26,8 +31,7 @@ internal sealed class SqliteWriteGate : DbTransactionInterceptor, IDbConnectionI
         InterceptionResult<DbTransaction> result)
     {
         var gate = GateOf(connection);
-        gate.Wait();
-        _holders.AddOrUpdate(connection, gate);
+        if (gate.Wait(MostWait)) _holders.AddOrUpdate(connection, gate);
         return result;
     }
 
@@ -35,8 +39,7 @@ internal sealed class SqliteWriteGate : DbTransactionInterceptor, IDbConnectionI
         TransactionStartingEventData eventData, InterceptionResult<DbTransaction> result, CancellationToken ct = default)
     {
         var gate = GateOf(connection);
-        await gate.WaitAsync(ct);
-        _holders.AddOrUpdate(connection, gate);
+        if (await gate.WaitAsync(MostWait, ct)) _holders.AddOrUpdate(connection, gate);
         return result;
     }
 
