@@ -96,19 +96,34 @@ public sealed class DatabaseService(
         return DatabaseAccess.From(record, adapter, password);
     }
 
+    /// <summary>Hands out the password the engine takes: when a rotation is pending (in flight, or cut short by a crash),
+    /// it is finished first, so the password revealed is never one that does not log in.</summary>
     public async Task<Outcome<DatabaseAccess>> RevealAsync(string accountId, string id, Actor actor, CancellationToken ct)
     {
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
         if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine);
-        var password = box.Decrypt(record.PasswordSealed, record.Id);
+        if (record.PendingPasswordSealed is { } pending)
+        {
+            try
+            {
+                await FinishRotationAsync(record, adapter, pending, ct);
+            }
+            catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
+            {
+                return EngineProblem(e, adapter);
+            }
+        }
         db.Record(time, actor, accountId, "database.password_revealed", record.Id);
         await db.SaveChangesAsync(ct);
-        return DatabaseAccess.From(record, adapter, password);
+        return DatabaseAccess.From(record, adapter, box.Decrypt(record.PasswordSealed, record.Id));
     }
 
     /// <summary>Rotation claims the record by writing the sealed new password as pending (only one rotation at a time
-    /// can), sets it on the engine, then promotes it. A crash between the steps is finished by the reconciler.</summary>
+    /// can), sets it on the engine, then promotes it. When another rotation is already pending (in flight elsewhere, or
+    /// cut short by a crash) that one is finished instead of waited for: its password is as new as this one would be,
+    /// and setting it again does no harm to a request still running it. A crash between the steps is finished by the
+    /// next reveal, rotate or reconciler pass.</summary>
     public async Task<Outcome<DatabaseAccess>> RotateAsync(string accountId, string id, Actor actor, CancellationToken ct)
     {
         var record = await FindReadyAsync(accountId, id, ct);
@@ -116,30 +131,43 @@ public sealed class DatabaseService(
         if (await IsSuspendedAsync(accountId, ct)) return ApiErrors.AccountSuspended;
         if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine);
 
-        var password = Secrets.NewDatabasePassword();
-        var sealedPassword = box.Encrypt(password, record.Id);
-        if (!await ClaimRotationAsync(record.Id, sealedPassword, ct)) return ApiErrors.Internal;
+        var ours = box.Encrypt(Secrets.NewDatabasePassword(), record.Id);
+        var pending = await ClaimRotationAsync(record.Id, ours, ct);
+        if (pending is null) return ApiErrors.Internal;
         try
         {
-            await adapter.SetPasswordAsync(record.DbUser, password, ct);
+            await FinishRotationAsync(record, adapter, pending, ct);
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            // If the server was never reached the old password is still valid: release the claim. Otherwise the new
-            // password may be set; leave it pending so the reconciler makes engine and record agree.
-            if (e is EngineUnavailableException { BeforeAnyChange: true })
-                await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == sealedPassword)
+            // If the server was never reached the old password is still valid: release our claim. Otherwise the new
+            // password may be set; it stays pending for the next reveal, rotate or reconciler pass to finish.
+            if (pending == ours && e is EngineUnavailableException { BeforeAnyChange: true })
+                await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == ours)
                     .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
-            return e is EngineUnavailableException ? ApiErrors.EngineUnavailable(adapter.Kind.DisplayName()) : ApiErrors.Internal;
+            return EngineProblem(e, adapter);
         }
-        await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == sealedPassword)
-            .ExecuteUpdateAsync(s => s.SetProperty(d => d.PasswordSealed, sealedPassword)
-                .SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
-        record.PasswordSealed = sealedPassword;
         db.Record(time, actor, accountId, "database.password_rotated", record.Id);
         await db.SaveChangesAsync(CancellationToken.None);
-        return DatabaseAccess.From(record, adapter, password);
+        return DatabaseAccess.From(record, adapter, box.Decrypt(record.PasswordSealed, record.Id));
     }
+
+    /// <summary>Sets <paramref name="pending"/> on the engine and promotes it in the record (if it is still the pending
+    /// one); <paramref name="record"/> then carries it. Idempotent, so the reconciler, a reveal, a rotate and the request
+    /// that started the rotation may all run it. Throws the engine's exceptions.</summary>
+    internal async Task FinishRotationAsync(TenantDatabase record, IEngineAdapter adapter, string pending, CancellationToken ct)
+    {
+        await adapter.SetPasswordAsync(record.DbUser, box.Decrypt(pending, record.Id), ct);
+        await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == pending)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.PasswordSealed, pending)
+                .SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
+        record.PasswordSealed = pending;
+        record.PendingPasswordSealed = null;
+        record.PendingSince = null;
+    }
+
+    private static Problem EngineProblem(Exception e, IEngineAdapter adapter) =>
+        e is EngineUnavailableException ? ApiErrors.EngineUnavailable(adapter.Kind.DisplayName()) : ApiErrors.Internal;
 
     /// <summary>Dashboard only. <paramref name="confirmation"/> must be the database's name, typed by the user.</summary>
     public async Task<Outcome<TenantDatabase>> DeleteAsync(string accountId, string id, string? confirmation, Actor actor, CancellationToken ct)
@@ -271,17 +299,20 @@ public sealed class DatabaseService(
         }
     }
 
-    private async Task<bool> ClaimRotationAsync(string id, string sealedPassword, CancellationToken ct)
+    /// <summary>Writes <paramref name="ours"/> as the pending password, or returns the one already pending (another
+    /// rotation's). Null only if the record keeps changing under us.</summary>
+    private async Task<string?> ClaimRotationAsync(string id, string ours, CancellationToken ct)
     {
-        for (var attempt = 0; attempt < 100; attempt++)
+        for (var attempt = 0; attempt < 5; attempt++)
         {
             var now = time.GetUtcNow().UtcDateTime;
-            var claimed = await db.Databases.Where(d => d.Id == id && d.PendingPasswordSealed == null)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, sealedPassword).SetProperty(d => d.PendingSince, now), ct);
-            if (claimed == 1) return true;
-            await Task.Delay(100, ct); // another rotation of this database is in flight
+            if (await db.Databases.Where(d => d.Id == id && d.PendingPasswordSealed == null)
+                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, ours).SetProperty(d => d.PendingSince, now), ct) == 1)
+                return ours;
+            var theirs = await db.Databases.Where(d => d.Id == id).Select(d => d.PendingPasswordSealed).FirstOrDefaultAsync(ct);
+            if (theirs is not null) return theirs; // else it was promoted in between: claim again
         }
-        return false;
+        return null;
     }
 
     private Task<TenantDatabase?> FindReadyAsync(string accountId, string id, CancellationToken ct) =>

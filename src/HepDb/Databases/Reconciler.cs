@@ -43,7 +43,6 @@ public sealed class Reconciler(
         // replica's safely; the lease only keeps the periodic passes from being done twice.
         if (!await Leases.TryAcquireAsync(db, "reconciler", instance.Id, options.Value.Interval * 2, Time, ct) && requireLease) return null;
         var service = scope.ServiceProvider.GetRequiredService<DatabaseService>();
-        var box = scope.ServiceProvider.GetRequiredService<SecretBox>();
         var stale = Time.GetUtcNow().UtcDateTime - options.Value.StaleAfter;
         var errors = new List<string>();
         int rolledBack = 0, deleted = 0, rotations = 0, orphans = 0;
@@ -58,15 +57,8 @@ public sealed class Reconciler(
         foreach (var record in await db.Databases.AsNoTracking()
                      .Where(d => d.PendingPasswordSealed != null && d.PendingSince < stale && d.Phase == DatabasePhase.Ready).ToListAsync(ct))
         {
-            var pending = record.PendingPasswordSealed!;
-            var ok = await TryAsync(record.Engine, errors, async () =>
-            {
-                await engines.Get(EngineKinds.Parse(record.Engine)).SetPasswordAsync(record.DbUser, box.Decrypt(pending, record.Id), ct);
-                await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == pending)
-                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.PasswordSealed, pending)
-                        .SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), ct);
-            });
-            if (ok) rotations++;
+            var adapter = engines.Get(EngineKinds.Parse(record.Engine));
+            if (await TryAsync(record.Engine, errors, () => service.FinishRotationAsync(record, adapter, record.PendingPasswordSealed!, ct))) rotations++;
         }
 
         foreach (var adapter in engines.Configured)
