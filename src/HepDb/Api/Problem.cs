@@ -70,4 +70,11 @@ public static class ApiErrors
         $"Your account uses {usedBytes / 1_048_576.0:0.#} MB of its {limitBytes / 1_048_576} MB storage. Free space or add a pack in Top Up.");
     public static Problem EngineUnavailable(string engine) => new("ENGINE_UNAVAILABLE", $"The {engine} server cannot be reached right now. Nothing was created; try again shortly.");
     public static Problem KeyLimit(int limit) => new("KEY_LIMIT_REACHED", $"Your plan allows {limit} active key(s). Disable another key first.");
+
+    /// <summary>A retry whose original create is still waiting for a slow engine server after the replay's wait.</summary>
+    public static Problem StillProvisioning(string engine) => new("ENGINE_UNAVAILABLE",
+        $"The database for this Idempotency-Key is still being created on the {engine} server; retry with the same key shortly.");
+
+    public static readonly Problem IdempotencyKeyOfDeletedDatabase = new("IDEMPOTENCY_KEY_REUSED",
+        "This Idempotency-Key belongs to a database that is being deleted; send a new key to create another.");
 }

@@ -280,7 +280,10 @@ public sealed class DatabaseService(
             var record = await db.Databases.AsNoTracking().FirstOrDefaultAsync(d => d.Id == earlier.DatabaseId, ct);
             if (record is { Phase: DatabasePhase.Ready } && TryAdapter(record, out var adapter))
                 return DatabaseAccess.From(record, adapter, box.Decrypt(record.PasswordSealed, record.Id));
-            if (record is null || record.Phase == DatabasePhase.Deleting || time.GetUtcNow() > deadline) return null;
+            // Without a database the original create was undone (its key goes with it) and this is a first request.
+            if (record is null) return null;
+            if (record.Phase == DatabasePhase.Deleting) return ApiErrors.IdempotencyKeyOfDeletedDatabase;
+            if (time.GetUtcNow() > deadline) return ApiErrors.StillProvisioning(EngineKinds.Parse(record.Engine).DisplayName());
             await Task.Delay(100, ct); // the original request is still provisioning
         }
     }

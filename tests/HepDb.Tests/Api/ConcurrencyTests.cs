@@ -1,7 +1,11 @@
 using System.Net;
 using System.Text.Json;
+using HepDb.Databases;
+using HepDb.Engines;
+using HepDb.Security;
 using HepDb.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace HepDb.Tests.Api;
 
@@ -65,4 +69,48 @@ public sealed class ConcurrencyTests(EngineServers engines)
         Assert.Equal(1, await app.WithDbAsync(db => db.Databases.CountAsync(d => d.AccountId == account.Id)));
         Assert.Equal(2, (await EngineObjects.ForSlugAsync(engines, account.Slug)).Count);
     }
+
+    /// <summary>Retries whose original cannot be replayed get a catalog answer, never 500: one while the original create
+    /// is still waiting for its engine after the replay's wait, one while the original's database is being deleted.
+    /// Neither changes anything.</summary>
+    [Fact]
+    public async Task A_retry_whose_original_is_still_provisioning_or_being_deleted_gets_a_catalog_answer()
+    {
+        var clock = new TestClock();
+        await using var app = new HepDbApp(engines, clock: clock);
+        var account = await app.CreateAccountAsync(Accounts.Tiers.Premium);
+
+        await OriginalAsync(app, account, "stuck-1", "slow", DatabasePhase.Provisioning, slot: 1);
+        var before = await Footprint.OfAsync(app, account);
+        var answer = account.Api.SendAsync(Requests.Post(Paths.Databases, Requests.CreateBody("slow", "mariadb"), idempotencyKey: "stuck-1"));
+        await Task.Delay(500);
+        clock.Advance(TimeSpan.FromSeconds(31)); // past the replay's wait for the original
+        Assert.Contains("still being created", await Shape.FailureAsync(await answer, 503, "ENGINE_UNAVAILABLE"));
+        Assert.Equal(before, await Footprint.OfAsync(app, account));
+
+        await OriginalAsync(app, account, "gone-1", "gone", DatabasePhase.Deleting, slot: 2);
+        var message = await Refused.AssertAsync(app, account,
+            Requests.Post(Paths.Databases, Requests.CreateBody("gone", "mariadb"), idempotencyKey: "gone-1"), 422, "IDEMPOTENCY_KEY_REUSED");
+        Assert.Contains("being deleted", message);
+    }
+
+    /// <summary>What an earlier create with <paramref name="key"/> left: its record in <paramref name="phase"/> and its key.</summary>
+    private static Task<int> OriginalAsync(HepDbApp app, TestAccount account, string key, string name, string phase, int slot) =>
+        app.WithDbAsync(db =>
+        {
+            var id = Hosting.Ulid.New();
+            var now = DateTime.UtcNow;
+            db.Databases.Add(new TenantDatabase
+            {
+                Id = id, AccountId = account.Id, Name = name, Engine = "mariadb", Slot = slot,
+                DbName = TenantNames.DatabaseName(EngineKind.MariaDb, account.Slug, slot), DbUser = TenantNames.UserName(EngineKind.MariaDb, account.Slug, slot),
+                PasswordSealed = app.Services.GetRequiredService<SecretBox>().Encrypt(Secrets.NewDatabasePassword(), id),
+                Phase = phase, PhaseChangedAt = now, ConnectionLimit = 5, CreatedAt = now,
+            });
+            db.IdempotencyRecords.Add(new IdempotencyRecord
+            {
+                AccountId = account.Id, Key = key, RequestHash = Secrets.Sha256Hex($"mariadb\n{name}"), DatabaseId = id, CreatedAt = now,
+            });
+            return db.SaveChangesAsync();
+        });
 }
