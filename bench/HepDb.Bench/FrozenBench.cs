@@ -2,14 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using HepDb.Accounts;
-using HepDb.ApiKeys;
-using HepDb.Audit;
 using HepDb.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace HepDb.Bench;
 
@@ -25,30 +18,12 @@ internal sealed class FrozenBench(string root, EngineServerOptions mariaDb, Benc
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
-        var port = Ports.Free();
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["HepDb:DataDir"] = Path.Combine(root, "hepdb"),
-            ["Engines:MariaDb:Local"] = "false",
-            ["Engines:MariaDb:Port"] = mariaDb.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Engines:MariaDb:AdminPassword"] = mariaDb.AdminPassword,
-            ["Engines:MariaDb:ConnectTimeout"] = ConnectTimeout.ToString(),
-            ["Engines:Postgres:Enabled"] = "false",
-            ["Engines:Postgres:Local"] = "false",
-            ["Engines:Mongo:Local"] = "false",
-            ["Engines:Mongo:Enabled"] = "false",
-        });
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.AddHepDb();
-        await using var app = builder.Build();
-        app.MapHepDb();
-        await app.StartAsync(ct);
+        var (app, baseUrl) = await BenchHost.StartHepDbAsync(Path.Combine(root, "hepdb"), mariaDb,
+            [new("Engines:MariaDb:ConnectTimeout", ConnectTimeout.ToString())], ct);
+        await using var _ = app;
         var pid = int.Parse(File.ReadAllText(Path.Combine(root, "engines", "mariadb", "run", "mysqld.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
         try
         {
-            var baseUrl = new Uri($"http://127.0.0.1:{port}");
             var tenants = new List<HttpClient>();
             for (var i = 0; i < settings.Count; i++) tenants.Add(await TenantAsync(app.Services, baseUrl, i, ct));
             // Warm the pools and compiled queries as a running server has them; one database leaves a pooled engine connection.
@@ -95,11 +70,9 @@ internal sealed class FrozenBench(string root, EngineServerOptions mariaDb, Benc
 
     private static async Task<HttpClient> TenantAsync(IServiceProvider services, Uri baseUrl, int i, CancellationToken ct)
     {
-        await using var scope = services.CreateAsyncScope();
-        var account = await scope.ServiceProvider.GetRequiredService<AccountService>().CreateAsync($"frozen-{i}@bench.invalid", Tiers.Free, Actor.Operator, ct);
-        var key = await scope.ServiceProvider.GetRequiredService<ApiKeyService>().MintAsync(account.Id, null, Actor.Operator, ct);
+        var (_, key) = await BenchHost.TenantAsync(services, $"frozen-{i}@bench.invalid", Tiers.Free, ct);
         var client = new HttpClient { BaseAddress = baseUrl };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", key.Value!.Value);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", key);
         return client;
     }
 

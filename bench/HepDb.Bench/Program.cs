@@ -38,7 +38,7 @@ Directory.CreateDirectory(root);
 var engines = new EnginesOptions { LocalDurable = false };
 engines.MariaDb.Port = Ports.Free();
 engines.Postgres.Port = Ports.Free();
-engines.Postgres.Local = settings.Bench == "watcher"; // the other benchmarks measure MariaDB only
+engines.Postgres.Local = settings.Bench is "watcher" or "api"; // create and frozen measure MariaDB only; api keeps metadata on it
 await using var servers = new LocalEngineServers(root, engines, NullLogger.Instance);
 try
 {
@@ -47,6 +47,12 @@ try
         Console.WriteLine($"HepDb frozen-engine benchmark: {settings.Count} tenants, {Environment.ProcessorCount} cores");
         await servers.StartAsync(ct);
         return await new FrozenBench(root, engines.MariaDb, settings).RunAsync(ct);
+    }
+    if (settings.Bench == "api")
+    {
+        Console.WriteLine($"HepDb API throughput benchmark (issue 12): list and create, SQLite and PostgreSQL metadata, {Environment.ProcessorCount} cores");
+        await servers.StartAsync(ct);
+        return await new ApiBench(root, engines, settings).RunAsync(ct);
     }
     if (settings.Bench == "create")
     {
@@ -106,22 +112,25 @@ static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchS
 
 namespace HepDb.Bench
 {
-    internal sealed record BenchSettings(string Bench, int Count, int Parallel, int Rounds, int TableEvery, string? Root, bool Verbose)
+    internal sealed record BenchSettings(string Bench, int Count, int Parallel, int Rounds, int TableEvery, int Seconds, string? Root, bool Verbose)
     {
         public const string Usage =
-            "usage: HepDb.Bench [watcher|create|frozen] [--count N] [--parallel P] [--rounds R] [--table-every K] [--root DIR] [--verbose]\n" +
+            "usage: HepDb.Bench [watcher|create|frozen|api] [--count N] [--parallel P] [--rounds R] [--table-every K] [--seconds S] [--root DIR] [--verbose]\n" +
             "  watcher          the quota-watcher benchmark (the default)\n" +
             "  create           MariaDB create latency: the adapter against the same DDL by hand\n" +
             "  frozen           a SIGSTOPped MariaDB: concurrent creates and /healthz latency through the real API\n" +
-            "  --count N        databases per engine (default 1000; create: timed creates of each kind, default 200; frozen: tenants, default 50)\n" +
-            "  --parallel P     databases created at a time (default 4)\n" +
+            "  api              list and create throughput through the real API, SQLite and PostgreSQL metadata, against bare Kestrel\n" +
+            "  --count N        databases per engine (default 1000; create: timed creates of each kind, default 200; frozen: tenants, default 50;\n" +
+            "                   api: databases in the listed account, default 10)\n" +
+            "  --parallel P     databases created at a time (default 4; api: concurrent clients, default 32)\n" +
             "  --rounds R       timed scans of each kind; the median is printed (default 3)\n" +
             "  --table-every K  every K-th database gets a 1,000-row table so sizes differ (default 10)\n" +
+            "  --seconds S      api: timed seconds per measurement, after 2 s of warm-up (default 5)\n" +
             "  --root DIR       folder for the servers and the metadata store (default: a new temp folder, removed at the end)";
 
         public static BenchSettings? Parse(string[] args)
         {
-            var s = new BenchSettings("watcher", 0, 4, 3, 10, null, false);
+            var s = new BenchSettings("watcher", 0, 0, 3, 10, 5, null, false);
             for (var i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
@@ -135,9 +144,10 @@ namespace HepDb.Bench
                         "--parallel" => s with { Parallel = Positive() },
                         "--rounds" => s with { Rounds = Positive() },
                         "--table-every" => s with { TableEvery = Positive() },
+                        "--seconds" => s with { Seconds = Positive() },
                         "--root" => s with { Root = Path.GetFullPath(Next()) },
                         "--verbose" => s with { Verbose = true },
-                        "watcher" or "create" or "frozen" => s with { Bench = args[i] },
+                        "watcher" or "create" or "frozen" or "api" => s with { Bench = args[i] },
                         "-h" or "--help" => throw new FormatException(""),
                         _ => throw new FormatException($"unknown argument {args[i]}"),
                     };
@@ -149,7 +159,8 @@ namespace HepDb.Bench
                     return null;
                 }
             }
-            return s.Count > 0 ? s : s with { Count = s.Bench switch { "create" => 200, "frozen" => 50, _ => 1000 } };
+            if (s.Parallel == 0) s = s with { Parallel = s.Bench == "api" ? 32 : 4 };
+            return s.Count > 0 ? s : s with { Count = s.Bench switch { "create" => 200, "frozen" => 50, "api" => 10, _ => 1000 } };
         }
     }
 
