@@ -21,11 +21,10 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
         var (accountId, email) = await DashboardAccounts.CreateAsync(app, Tiers.Free);
         var key = await app.MintKeyAsync(accountId);
         var database = await app.CreateDatabaseAsync(new TestAccount(accountId, key, app.ApiClient(key)), "mariadb");
-        var page = await browser.NewPageAsync(baseUrl);
+        var page = await SignedInPageAsync(browser, baseUrl, email);
         // What the page puts on the clipboard, recorded (headless Chromium's clipboard is not the test's to read).
         await page.AddInitScriptAsync("window.__copied = []; navigator.clipboard.writeText = async (t) => { window.__copied.push(t); };");
-        await SignInAsync(page, email);
-        await page.WaitForURLAsync("**/dashboard/database");
+        await page.ReloadAsync();
 
         var card = Card(page, "my-app");
         Assert.Contains(HepDb.Pages.Dashboard.Database.IndexModel.Mask, await card.Locator(".connection-string").TextContentAsync());
@@ -48,9 +47,7 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
         await using var app = new HepDbApp(engines, new() { ["Packs:CheckoutUrl"] = "https://pay.example.test/{pack}?account={account}" });
         var baseUrl = app.StartRealServer();
         var (accountId, email) = await DashboardAccounts.CreateAsync(app, Tiers.Free);
-        var page = await browser.NewPageAsync(baseUrl);
-        await SignInAsync(page, email);
-        await page.WaitForURLAsync("**/dashboard/database");
+        var page = await SignedInPageAsync(browser, baseUrl, email);
         await page.GotoAsync("/dashboard/database/top-up");
         Assert.True(await page.GetByRole(AriaRole.Link, new() { Name = "Buy" }).CountAsync() > 0);
 
@@ -101,9 +98,7 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
         await ApiAssert.ErrorAsync(await account.Api.PostAsync("/api/v1/db/databases",
             new StringContent("""{"name":"third","engine":"mariadb"}""", System.Text.Encoding.UTF8, "application/json")), 403, "DATABASE_LIMIT_REACHED");
 
-        var page = await browser.NewPageAsync(baseUrl);
-        await SignInAsync(page, email);
-        await page.WaitForURLAsync("**/dashboard/database");
+        var page = await SignedInPageAsync(browser, baseUrl, email);
         Assert.Equal(1, await page.Locator("article.database").CountAsync());
         Assert.Equal("2 of 2 used", (await page.Locator("#usage-slots .usage-text").TextContentAsync())!.Trim());
         Assert.Equal("2", await page.Locator("#usage-slots [role=progressbar]").GetAttributeAsync("aria-valuenow"));
