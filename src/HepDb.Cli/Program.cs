@@ -45,7 +45,7 @@ setTier.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 }));
 account.Subcommands.Add(setTier);
 
-var reason = new Option<string>("--reason") { Description = "Why (kept in the audit log and shown to the user)", Required = true };
+var reason = new Option<string>("--reason") { Description = "Why (kept in the audit log, which the user sees too)", Required = true };
 var suspend = new Command("suspend", "Suspend: disable every key, lock every database user and end its sessions") { accountRef, reason };
 suspend.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
@@ -55,11 +55,11 @@ suspend.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 }));
 account.Subcommands.Add(suspend);
 
-var unsuspend = new Command("unsuspend", "Lift a suspension and restore exactly the earlier state") { accountRef };
+var unsuspend = new Command("unsuspend", "Lift a suspension and restore exactly the earlier state") { accountRef, reason };
 unsuspend.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
     var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
-    var errors = await sp.GetRequiredService<Suspension>().LiftAsync(target.Id, Actor.Operator, ct);
+    var errors = await sp.GetRequiredService<Suspension>().LiftAsync(target.Id, p.GetValue(reason)!, Actor.Operator, ct);
     return Report("unsuspended", errors);
 }));
 account.Subcommands.Add(unsuspend);
@@ -79,11 +79,10 @@ pack.Subcommands.Add(packGrant);
 root.Subcommands.Add(pack);
 
 var watcher = new Command("watcher", "The quota watcher");
-var watcherRun = new Command("run", "Measure every database now and enforce quotas; prints the run's summary");
+var watcherRun = new Command("run", "Measure every database now and enforce quotas, even while a server holds the watcher's lease; prints the run's summary");
 watcherRun.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
-    var report = await sp.GetRequiredService<QuotaWatcher>().RunOnceAsync(ct);
-    if (report is null) return Refuse("another HepDb replica is running the watcher right now; try again shortly.");
+    var report = await sp.GetRequiredService<QuotaWatcher>().RunNowAsync(ct);
     Console.WriteLine(report.Summary());
     return report.Servers.All(s => s.Ok) && report.Errors.Count == 0 ? 0 : 1;
 }));

@@ -50,6 +50,11 @@ public sealed class AccountService(HepDbContext db, TimeProvider time, IOptions<
         return db.PackGrants.AsNoTracking().Where(p => p.AccountId == accountId && p.ExpiresAt > now).OrderBy(p => p.ExpiresAt).ToListAsync(ct);
     }
 
+    /// <summary>Database slots taken: every record of the account, whatever its phase, exactly as the limit check in
+    /// <c>DatabaseService</c> counts them (a database being provisioned or deleted still holds its slot).</summary>
+    public Task<int> SlotsUsedAsync(string accountId, CancellationToken ct) =>
+        db.Databases.CountAsync(d => d.AccountId == accountId, ct);
+
     /// <summary>Storage used: the sum of the last measured sizes of all the account's databases.</summary>
     public Task<long> UsedBytesAsync(string accountId, CancellationToken ct) =>
         db.Databases.Where(d => d.AccountId == accountId).SumAsync(d => d.SizeBytes, ct);

@@ -16,8 +16,7 @@ public sealed class Suspension(HepDbContext db, AccountEnforcer enforcer, TimePr
 {
     public async Task<IReadOnlyList<string>> SuspendAsync(string accountId, string reason, Actor actor, CancellationToken ct)
     {
-        reason = reason.Trim();
-        if (reason.Length == 0) throw new ArgumentException("A suspension needs a reason.", nameof(reason));
+        reason = Reason(reason, "A suspension needs a reason.");
         var now = time.GetUtcNow().UtcDateTime;
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
@@ -25,7 +24,7 @@ public sealed class Suspension(HepDbContext db, AccountEnforcer enforcer, TimePr
             if (account.SuspendedAt is null)
             {
                 account.SuspendedAt = now;
-                account.SuspendReason = reason.Length > 500 ? reason[..500] : reason;
+                account.SuspendReason = reason;
                 db.Record(time, actor, accountId, "account.suspended", accountId, account.SuspendReason);
                 await db.SaveChangesAsync(ct);
             }
@@ -35,8 +34,11 @@ public sealed class Suspension(HepDbContext db, AccountEnforcer enforcer, TimePr
         return await enforcer.EnforceAsync(accountId, ct);
     }
 
-    public async Task<IReadOnlyList<string>> LiftAsync(string accountId, Actor actor, CancellationToken ct)
+    /// <summary>Lifting takes a reason too (SPEC §6), kept in the <c>account.unsuspended</c> audit entry. A blank reason is
+    /// refused before anything changes.</summary>
+    public async Task<IReadOnlyList<string>> LiftAsync(string accountId, string reason, Actor actor, CancellationToken ct)
     {
+        reason = Reason(reason, "Lifting a suspension needs a reason.");
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var account = await db.Accounts.SingleAsync(a => a.Id == accountId, ct);
@@ -44,12 +46,20 @@ public sealed class Suspension(HepDbContext db, AccountEnforcer enforcer, TimePr
             {
                 account.SuspendedAt = null;
                 account.SuspendReason = null;
-                db.Record(time, actor, accountId, "account.unsuspended", accountId);
+                db.Record(time, actor, accountId, "account.unsuspended", accountId, reason);
                 await db.SaveChangesAsync(ct);
             }
             await db.ApiKeys.Where(k => k.AccountId == accountId && k.SuspendedAt != null).ExecuteUpdateAsync(s => s.SetProperty(k => k.SuspendedAt, (DateTime?)null), ct);
             await tx.CommitAsync(ct);
         }
         return await enforcer.EnforceAsync(accountId, ct);
+    }
+
+    /// <summary>The trimmed reason, at most 500 characters; a blank one is refused (the CLI and the admin area show the message).</summary>
+    private static string Reason(string? reason, string refusal)
+    {
+        reason = reason?.Trim() ?? "";
+        if (reason.Length == 0) throw new ArgumentException(refusal, nameof(reason));
+        return reason.Length > 500 ? reason[..500] : reason;
     }
 }

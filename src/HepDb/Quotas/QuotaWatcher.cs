@@ -42,6 +42,8 @@ public sealed class QuotaWatcher(
 
     protected override Task RunPassAsync(bool atStart, CancellationToken ct) => RunOnceAsync(ct, requireLease: !atStart);
 
+    /// <summary>A periodic pass: null when another replica holds the lease. At start (<paramref name="requireLease"/>
+    /// false) it runs anyway and takes the lease if it is free.</summary>
     public async Task<ScanReport?> RunOnceAsync(CancellationToken ct, bool requireLease = true)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -49,6 +51,19 @@ public sealed class QuotaWatcher(
         // Every step is idempotent, so a pass without the lease (at start, or an operator's run) may overlap another
         // replica's safely; the lease only keeps the periodic passes from being done twice.
         if (!await Leases.TryAcquireAsync(db, "quota-watcher", instance.Id, options.Value.Interval * 2, Time, ct) && requireLease) return null;
+        return await PassAsync(scope.ServiceProvider, db, ct);
+    }
+
+    /// <summary>An operator's pass (<c>hepdb-admin watcher run</c>): runs now and leaves the lease alone, so a running
+    /// server (which keeps the lease between its passes) neither blocks it nor loses its turn to the tool.</summary>
+    public async Task<ScanReport> RunNowAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await PassAsync(scope.ServiceProvider, scope.ServiceProvider.GetRequiredService<HepDbContext>(), ct);
+    }
+
+    private async Task<ScanReport> PassAsync(IServiceProvider services, HepDbContext db, CancellationToken ct)
+    {
         var started = Time.GetUtcNow().UtcDateTime;
         var total = Stopwatch.StartNew();
 
@@ -59,7 +74,7 @@ public sealed class QuotaWatcher(
             servers.Add(adapter.EnforcesConnectionLimitsNatively ? scan : scan with { ConnectionsEnded = await EnforceConnectionLimitsAsync(db, adapter, ct) });
         }
 
-        var (evaluated, changed, errors) = await EnforceAllAsync(db, scope.ServiceProvider.GetRequiredService<AccountEnforcer>(), ct);
+        var (evaluated, changed, errors) = await EnforceAllAsync(db, services.GetRequiredService<AccountEnforcer>(), ct);
         var report = new ScanReport(servers, evaluated, changed, errors, total.Elapsed.TotalMilliseconds);
         db.JobRuns.Add(new JobRun
         {

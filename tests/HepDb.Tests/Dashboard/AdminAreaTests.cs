@@ -86,6 +86,7 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
         Assert.True(await tenant.GetByRole(AriaRole.Button, new() { Name = "Create key" }).IsDisabledAsync());
 
         // Lift: the same key and the same password work again.
+        await admin.Locator("#lift-reason").FillAsync("appeal #42 accepted");
         await admin.GetByRole(AriaRole.Button, new() { Name = "Lift suspension" }).ClickAsync();
         Assert.Contains("Suspension lifted", await NoticeAsync(admin));
         await ApiAssert.OkAsync(await tenantApi.GetAsync("/api/v1/db/databases"));
@@ -137,6 +138,7 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
         var audit = await admin.Locator("table.audit").TextContentAsync();
         foreach (var action in new[] { "account.suspended", "account.unsuspended", "account.tier_changed", "pack.granted", "database.created", "key.minted" })
             Assert.Contains(action, audit);
+        Assert.Contains("appeal #42 accepted", audit); // the lift's reason
         Assert.DoesNotContain("engine.disabled", audit); // not this account's
         Assert.Contains($"operator {operatorEmail}", audit); // who, by name: the operator's email, the key's label
         Assert.Contains($"key \"tenant-ci\" {key[..13]}…", audit);

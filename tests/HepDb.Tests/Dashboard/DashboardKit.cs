@@ -26,6 +26,15 @@ public static class DashboardKit
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
     }
 
+    /// <summary>A fresh browser context signed in as <paramref name="email"/>, on the Databases tab.</summary>
+    public static async Task<IPage> SignedInPageAsync(Browser browser, string baseUrl, string email)
+    {
+        var page = await browser.NewPageAsync(baseUrl);
+        await SignInAsync(page, email);
+        await page.WaitForURLAsync("**/dashboard/database");
+        return page;
+    }
+
     /// <summary>Creates a key in the API Keys tab and returns the value shown (once).</summary>
     public static async Task<string> CreateKeyAsync(IPage page, string label)
     {

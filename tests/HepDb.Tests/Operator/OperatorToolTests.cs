@@ -33,7 +33,13 @@ public sealed class OperatorToolTests(EngineServers engines)
         var suspended = await RunAsync(app, "account", "suspend", "--account", accountId, "--reason", "ops test");
         Assert.Equal(0, suspended.ExitCode);
         await ApiAssert.ErrorAsync(await app.ApiClient(key).GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED");
-        Assert.Equal(0, (await RunAsync(app, "account", "unsuspend", "--account", accountId)).ExitCode);
+        var blank = await RunAsync(app, "account", "unsuspend", "--account", accountId, "--reason", " ");
+        Assert.Equal(1, blank.ExitCode);
+        Assert.Contains("Lifting a suspension needs a reason.", blank.Error);
+        await ApiAssert.ErrorAsync(await app.ApiClient(key).GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED"); // nothing changed
+        Assert.NotEqual(0, (await RunAsync(app, "account", "unsuspend", "--account", accountId)).ExitCode); // usage: --reason is required
+        Assert.Equal(0, (await RunAsync(app, "account", "unsuspend", "--account", accountId, "--reason", "ops test over")).ExitCode);
+        Assert.Equal("ops test over", await app.WithDbAsync(d => d.AuditLog.Where(a => a.AccountId == accountId && a.Action == "account.unsuspended").Select(a => a.Detail).SingleAsync()));
         await ApiAssert.OkAsync(await app.ApiClient(key).GetAsync("/api/v1/db/databases"));
 
         Assert.Equal(0, (await RunAsync(app, "account", "set-tier", "--account", accountId, "--tier", "free")).ExitCode);
@@ -42,6 +48,26 @@ public sealed class OperatorToolTests(EngineServers engines)
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", grant.Output.Trim());
         Assert.Equal("free", await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == accountId).Select(a => a.Tier).SingleAsync()));
         Assert.Equal(1, await app.WithDbAsync(d => d.PackGrants.CountAsync(p => p.AccountId == accountId)));
+    }
+
+    [Fact]
+    public async Task Watcher_run_runs_a_pass_now_while_a_running_server_holds_the_lease()
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        var database = await app.CreateDatabaseAsync(account, "mariadb");
+        // A running server keeps the lease between its passes (for twice its interval): this one's first pass may hold
+        // it already, else another replica takes it here.
+        await app.WithDbAsync(d => HepDb.Data.Leases.TryAcquireAsync(d, "quota-watcher", "another-replica/1", TimeSpan.FromHours(1), TimeProvider.System, CancellationToken.None));
+        var holder = await app.WithDbAsync(d => d.Leases.Where(l => l.Name == "quota-watcher" && l.ExpiresAt > DateTime.UtcNow).Select(l => l.Holder).SingleAsync());
+
+        var run = await RunAsync(app, "watcher", "run");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches(@"mariadb: \d+ dbs, \d+ queries", run.Output);
+        Assert.Contains("accounts,", run.Output);
+        Assert.NotNull(await app.WithDbAsync(d => d.Databases.Where(x => x.Id == database.Id).Select(x => x.SizeRefreshedAt).SingleAsync())); // it measured
+        // The server's lease is left alone: its periodic passes keep their holder.
+        Assert.Equal(holder, await app.WithDbAsync(d => d.Leases.Where(l => l.Name == "quota-watcher").Select(l => l.Holder).SingleAsync()));
     }
 
     [Fact]

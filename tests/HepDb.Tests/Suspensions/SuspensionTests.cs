@@ -49,7 +49,7 @@ public sealed class SuspensionTests(EngineServers engines)
         {
             var suspension = scope.ServiceProvider.GetRequiredService<Suspension>();
             Assert.Empty(await suspension.SuspendAsync(account.Id, "again", Actor.Operator, CancellationToken.None)); // idempotent
-            Assert.Empty(await suspension.LiftAsync(account.Id, Actor.Operator, CancellationToken.None));
+            Assert.Empty(await suspension.LiftAsync(account.Id, "appeal accepted", Actor.Operator, CancellationToken.None));
         }
 
         await ApiAssert.OkAsync(await account.Api.GetAsync("/api/v1/db/databases"));
@@ -60,6 +60,28 @@ public sealed class SuspensionTests(EngineServers engines)
         var audit = await app.WithDbAsync(d => d.AuditLog.Where(a => a.AccountId == account.Id).Select(a => a.Action).ToListAsync());
         Assert.Contains("account.suspended", audit);
         Assert.Contains("account.unsuspended", audit);
+    }
+
+    [Fact]
+    public async Task Lifting_needs_a_reason_that_the_audit_entry_keeps_and_a_blank_one_changes_nothing()
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var suspension = scope.ServiceProvider.GetRequiredService<Suspension>();
+            Assert.Empty(await suspension.SuspendAsync(account.Id, "abuse", Actor.Operator, CancellationToken.None));
+            var blank = await Assert.ThrowsAsync<ArgumentException>(() => suspension.LiftAsync(account.Id, "  ", Actor.Operator, CancellationToken.None));
+            Assert.StartsWith("Lifting a suspension needs a reason.", blank.Message);
+        }
+        await ApiAssert.ErrorAsync(await account.Api.GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED"); // still suspended
+        Assert.NotNull(await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == account.Id).Select(a => a.SuspendedAt).SingleAsync()));
+
+        await using (var scope = app.Services.CreateAsyncScope())
+            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, " appeal #7 accepted ", Actor.Operator, CancellationToken.None));
+        await ApiAssert.OkAsync(await account.Api.GetAsync("/api/v1/db/databases"));
+        var lifted = await app.WithDbAsync(d => d.AuditLog.SingleAsync(a => a.AccountId == account.Id && a.Action == "account.unsuspended"));
+        Assert.Equal("appeal #7 accepted", lifted.Detail);
     }
 
     [Fact]
@@ -95,7 +117,7 @@ public sealed class SuspensionTests(EngineServers engines)
         Assert.False((await Clients.PsqlAsync(pg.ConnectionString, "SELECT 1")).Ok);
 
         await using (var scope = app.Services.CreateAsyncScope())
-            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, Actor.Operator, CancellationToken.None));
+            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, "resolved", Actor.Operator, CancellationToken.None));
         var mariaBack = await Clients.MariaDbAsync(maria.ConnectionString, "SELECT 1");
         Assert.True(mariaBack.Ok, mariaBack.ToString());
         var psqlBack = await Clients.PsqlAsync(pg.ConnectionString, "SELECT 1");
@@ -140,7 +162,7 @@ public sealed class SuspensionTests(EngineServers engines)
             var suspension = scope.ServiceProvider.GetRequiredService<Suspension>();
             await suspension.SuspendAsync(account.Id, "billing", Actor.Operator, CancellationToken.None);
             Assert.Equal(DatabaseStatus.Disabled, await OverQuotaTests.StatusAsync(app, db.Id));
-            await suspension.LiftAsync(account.Id, Actor.Operator, CancellationToken.None);
+            await suspension.LiftAsync(account.Id, "paid", Actor.Operator, CancellationToken.None);
         }
         Assert.Equal(DatabaseStatus.OverQuota, await OverQuotaTests.StatusAsync(app, db.Id));
         Assert.True((await Clients.MariaDbAsync(db.ConnectionString, "SELECT COUNT(*) FROM big")).Ok);

@@ -53,10 +53,11 @@ public sealed class AccountModel(AdminService admin, PackService packs, Suspensi
         return Finished("Suspended: keys disabled, databases locked, sessions ended.", errors);
     }
 
-    public async Task<IActionResult> OnPostLiftAsync(CancellationToken ct)
+    public async Task<IActionResult> OnPostLiftAsync(string? reason, CancellationToken ct)
     {
         if (!await ExistsAsync(ct)) return NotFound();
-        var errors = await suspension.LiftAsync(Id, OperatorActor, ct);
+        if (string.IsNullOrWhiteSpace(reason)) return Refused(new Api.Problem("REASON_REQUIRED", "Lifting a suspension needs a reason."), new { Id });
+        var errors = await suspension.LiftAsync(Id, reason, OperatorActor, ct);
         return Finished("Suspension lifted: the keys and databases are back as they were.", errors);
     }
 

@@ -16,6 +16,8 @@ public sealed class AccountModel(UserManager<DashboardUser> users, SignInManager
 
     public async Task<IActionResult> OnPostPasswordAsync(CancellationToken ct)
     {
+        // SPEC §5: a suspended account changes nothing, its password included (an operator can still reset it).
+        if (IsSuspended) return Refused(Api.ApiErrors.AccountSuspended);
         var user = await users.FindByIdAsync(CurrentUser.Id);
         if (user is null) return NotFound();
         var changed = await users.ChangePasswordAsync(user, CurrentPassword ?? "", NewPassword ?? "");

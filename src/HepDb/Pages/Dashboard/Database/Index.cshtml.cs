@@ -18,6 +18,10 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
 
     public EffectiveLimits Limits { get; private set; } = null!;
     public long UsedBytes { get; private set; }
+
+    /// <summary>Slots taken as the limit check counts them: every record, including one being provisioned or deleted
+    /// (which has no card).</summary>
+    public int SlotsUsed { get; private set; }
     public List<DatabaseCard> Cards { get; } = [];
     public List<EngineKind> EnabledEngines { get; } = [];
 
@@ -42,6 +46,15 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
     {
         var revealed = await databases.RevealAsync(Account.Id, id, Actor, ct);
         return revealed.Ok ? await ShowAsync(revealed.Value, ct: ct) : Refused(revealed.Problem!);
+    }
+
+    /// <summary>What the Copy button beside a masked connection string fetches: the real string, as plain text. It is a
+    /// reveal (same service, same audit entry); the page keeps showing the mask.</summary>
+    public async Task<IActionResult> OnPostConnectionStringAsync(string id, CancellationToken ct)
+    {
+        var revealed = await databases.RevealAsync(Account.Id, id, Actor, ct);
+        return revealed.Ok ? Content(revealed.Value!.ConnectionString, "text/plain")
+            : new ContentResult { StatusCode = revealed.Problem!.Status, Content = revealed.Problem.Message, ContentType = "text/plain" };
     }
 
     public async Task<IActionResult> OnPostRotateAsync(string id, CancellationToken ct)
@@ -70,6 +83,7 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
     {
         Limits = await accounts.LimitsAsync(Account, ct);
         UsedBytes = await accounts.UsedBytesAsync(Account.Id, ct);
+        SlotsUsed = await accounts.SlotsUsedAsync(Account.Id, ct);
         EnabledEngines.AddRange(EngineKinds.All.Where(engines.IsEnabled));
         foreach (var kind in EngineKinds.All.Where(k => !engines.IsEnabled(k)))
             OffEngines.Add((kind, engines.Availability(kind) == EngineAvailability.NotAvailable ? "no server is configured on this deployment"

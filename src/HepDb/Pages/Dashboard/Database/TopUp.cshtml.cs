@@ -1,7 +1,6 @@
 using HepDb.Accounts;
 using HepDb.Dashboard;
 using HepDb.Quotas;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Pages.Dashboard.Database;
@@ -26,6 +25,6 @@ public sealed class TopUpModel(AccountService accounts, IOptions<PacksOptions> p
         Limits = await accounts.LimitsAsync(Account, ct);
         ActivePacks = await accounts.ActivePacksAsync(Account.Id, ct);
         UsedBytes = await accounts.UsedBytesAsync(Account.Id, ct);
-        DatabaseCount = await Db.Databases.CountAsync(d => d.AccountId == Account.Id, ct);
+        DatabaseCount = await accounts.SlotsUsedAsync(Account.Id, ct);
     }
 }
