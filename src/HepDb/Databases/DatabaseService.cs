@@ -84,7 +84,7 @@ public sealed class DatabaseService(
         {
             logger.LogWarning("Creating {DbName} on {Engine} failed ({Error}); undoing", record.DbName, adapter.Kind, e.GetType().Name);
             await UndoReservationAsync(record, adapter, e is EngineUnavailableException { BeforeAnyChange: true });
-            if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName());
+            if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Create);
             if (e is EngineCommandException) return ApiErrors.Internal;
             throw;
         }
@@ -100,7 +100,7 @@ public sealed class DatabaseService(
     {
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
-        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine);
+        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Reveal);
         var password = box.Decrypt(record.PasswordSealed, record.Id);
         db.Record(time, actor, accountId, "database.password_revealed", record.Id);
         await db.SaveChangesAsync(ct);
@@ -114,7 +114,7 @@ public sealed class DatabaseService(
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
         if (await IsSuspendedAsync(accountId, ct)) return ApiErrors.AccountSuspended;
-        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine);
+        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Rotate);
 
         var password = Secrets.NewDatabasePassword();
         var sealedPassword = box.Encrypt(password, record.Id);
@@ -127,10 +127,12 @@ public sealed class DatabaseService(
         {
             // If the server was never reached the old password is still valid: release the claim. Otherwise the new
             // password may be set; leave it pending so the reconciler makes engine and record agree.
-            if (e is EngineUnavailableException { BeforeAnyChange: true })
-                await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == sealedPassword)
-                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
-            return e is EngineUnavailableException ? ApiErrors.EngineUnavailable(adapter.Kind.DisplayName()) : ApiErrors.Internal;
+            if (e is EngineCommandException) return ApiErrors.Internal;
+            if (e is not EngineUnavailableException { BeforeAnyChange: true })
+                return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.RotateUnsettled);
+            await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == sealedPassword)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
+            return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Rotate);
         }
         await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == sealedPassword)
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.PasswordSealed, sealedPassword)
@@ -160,7 +162,7 @@ public sealed class DatabaseService(
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
             logger.LogWarning("Dropping {DbName} failed ({Error}); the reconciler will finish it", record.DbName, e.GetType().Name);
-            return ApiErrors.EngineUnavailable(record.Engine);
+            return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Delete);
         }
         // Its size no longer counts: the account may be back under its storage limit.
         await enforcer.EnforceAsync(accountId, CancellationToken.None);
