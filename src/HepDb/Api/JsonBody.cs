@@ -35,8 +35,8 @@ public static class JsonBody
         }
         catch (BadHttpRequestException)
         {
-            // Kestrel's verdict on the transfer itself: fewer bytes than Content-Length before the client closed, or
-            // bytes arriving below the minimum data rate. The body is incomplete, so it is not a JSON object.
+            // Kestrel's verdict on the transfer itself: the bytes Content-Length promised stopped coming (below the
+            // minimum data rate) or ended early. An incomplete body is not a JSON object, and nothing was read from it.
             return ApiErrors.InvalidBody("The body was cut short or arrived too slowly; send the whole body at once.");
         }
 
