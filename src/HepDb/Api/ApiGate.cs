@@ -1,4 +1,4 @@
-using System.Threading.RateLimiting;
+using System.Collections.Concurrent;
 using HepDb.ApiKeys;
 using Microsoft.Extensions.Options;
 
@@ -24,19 +24,19 @@ public sealed class RateLimitOptions
 /// limited much harder than normal use, and an IP that has used up its failures is refused before its key is even
 /// looked at, so keys cannot be guessed at speed.
 /// </summary>
-public sealed class ApiGate : IDisposable
+public sealed class ApiGate
 {
     private const string CallerKey = "hepdb.apikey";
-    private readonly PartitionedRateLimiter<string> _perKey;
-    private readonly PartitionedRateLimiter<string> _perIp;
-    private readonly PartitionedRateLimiter<string> _failedPerIp;
+    private readonly MinuteWindows _perKey;
+    private readonly MinuteWindows _perIp;
+    private readonly MinuteWindows _failedPerIp;
 
-    public ApiGate(IOptions<RateLimitOptions> options)
+    public ApiGate(IOptions<RateLimitOptions> options, TimeProvider time)
     {
         var o = options.Value;
-        _perKey = PerMinute(o.PerKeyPerMinute);
-        _perIp = PerMinute(o.PerIpPerMinute);
-        _failedPerIp = PerMinute(o.FailedAuthPerIpPerMinute);
+        _perKey = new MinuteWindows(o.PerKeyPerMinute, time);
+        _perIp = new MinuteWindows(o.PerIpPerMinute, time);
+        _failedPerIp = new MinuteWindows(o.FailedAuthPerIpPerMinute, time);
     }
 
     /// <summary>The authenticated key of this request (set by the filter).</summary>
@@ -71,48 +71,77 @@ public sealed class ApiGate : IDisposable
             RecordFailedAuth(ip);
             return ApiEnvelope.Fail(auth.Problem!);
         }
-        using (var lease = _perIp.AttemptAcquire(ip))
-            if (!lease.IsAcquired) return Limited(http, lease);
-        using (var lease = _perKey.AttemptAcquire(auth.Value!.Id))
-            if (!lease.IsAcquired) return Limited(http, lease);
+        var key = auth.Value!;
+        if ((_perIp.TryTake(ip) ?? _perKey.TryTake(key.Id)) is { } wait) return Limited(http, wait);
 
-        http.Items[CallerKey] = auth.Value;
-        http.RequestServices.GetRequiredService<KeyUsageRecorder>().Record(auth.Value.Id, ClientIp(http));
+        http.Items[CallerKey] = key;
+        http.RequestServices.GetRequiredService<KeyUsageRecorder>().Record(key.Id, ClientIp(http));
         return await next(context);
     }
 
     /// <summary>When <paramref name="ip"/> has used up its failed-authentication budget (shared by API keys and
     /// dashboard sign-ins), how long until it may try again; otherwise null.</summary>
-    public TimeSpan? FailedAuthBlocked(string ip)
-    {
-        using var peek = _failedPerIp.AttemptAcquire(ip, 0);
-        return peek.IsAcquired ? null : RetryAfter(peek);
-    }
+    public TimeSpan? FailedAuthBlocked(string ip) => _failedPerIp.TryTake(ip, 0);
 
-    public void RecordFailedAuth(string ip)
-    {
-        using var _ = _failedPerIp.AttemptAcquire(ip);
-    }
-
-    private static IResult Limited(HttpContext http, RateLimitLease lease) => Limited(http, RetryAfter(lease));
+    public void RecordFailedAuth(string ip) => _failedPerIp.TryTake(ip);
 
     private static IResult Limited(HttpContext http, TimeSpan retry)
     {
         http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)).ToString();
         return ApiEnvelope.Fail(ApiErrors.RateLimited);
     }
+}
 
-    private static TimeSpan RetryAfter(RateLimitLease lease) =>
-        lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(60);
+/// <summary>
+/// A fixed one-minute window per partition (a key or an IP) that starts with the partition's first request. Each window
+/// knows when it started, so a refusal can say how long is really left (the fixed-window limiter of
+/// System.Threading.RateLimiting always answers the whole window).
+/// </summary>
+internal sealed class MinuteWindows(int permits, TimeProvider time)
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+    private readonly int _permits = Math.Max(1, permits);
+    private readonly ConcurrentDictionary<string, Counter> _counters = new();
+    private DateTimeOffset _lastSweep = time.GetUtcNow();
 
-    private static PartitionedRateLimiter<string> PerMinute(int permits) =>
-        PartitionedRateLimiter.Create<string, string>(partition => RateLimitPartition.GetFixedWindowLimiter(partition, _ =>
-            new FixedWindowRateLimiterOptions { PermitLimit = Math.Max(1, permits), Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
-
-    public void Dispose()
+    private sealed class Counter(DateTimeOffset start)
     {
-        _perKey.Dispose();
-        _perIp.Dispose();
-        _failedPerIp.Dispose();
+        public DateTimeOffset Start = start;
+        public int Used;
+        public bool Retired;
+    }
+
+    /// <summary>Takes <paramref name="count"/> permits (0 only looks): null when the window has room, otherwise the
+    /// time left until it ends.</summary>
+    public TimeSpan? TryTake(string partition, int count = 1)
+    {
+        var now = time.GetUtcNow();
+        SweepEnded(now);
+        while (true)
+        {
+            var counter = _counters.GetOrAdd(partition, _ => new Counter(now));
+            lock (counter)
+            {
+                if (counter.Retired) continue; // swept away meanwhile: a new window takes its place
+                if (now - counter.Start >= Window) (counter.Start, counter.Used) = (now, 0);
+                if (counter.Used >= _permits) return counter.Start + Window - now;
+                counter.Used += count;
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Forgets ended windows once a minute, so keys and IPs seen once do not stay in memory.</summary>
+    private void SweepEnded(DateTimeOffset now)
+    {
+        lock (_counters)
+        {
+            if (now - _lastSweep < Window) return;
+            _lastSweep = now;
+        }
+        foreach (var (partition, counter) in _counters)
+            lock (counter)
+                if (now - counter.Start >= Window && _counters.TryRemove(KeyValuePair.Create(partition, counter)))
+                    counter.Retired = true;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace HepDb.Api;
@@ -17,23 +18,26 @@ public static class JsonBody
     public static async Task<Outcome<Dictionary<string, JsonElement>>> ReadObjectAsync(HttpRequest request, CancellationToken ct)
     {
         if (request.ContentLength > MaxBytes) return ApiErrors.BodyTooLarge;
-        var form = false;
-        if (!string.IsNullOrEmpty(request.ContentType))
-        {
-            if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)) return ApiErrors.UnsupportedMediaType;
-            var type = media.MediaType.Value?.ToLowerInvariant();
-            var json = type is "application/json" || (type?.StartsWith("application/", StringComparison.Ordinal) == true && type.EndsWith("+json", StringComparison.Ordinal));
-            form = type == "application/x-www-form-urlencoded";
-            if (!json && !form) return ApiErrors.UnsupportedMediaType;
-        }
+        var media = MediaType(request);
+        if (media == Media.Other) return ApiErrors.UnsupportedMediaType;
+        var form = media == Media.Form;
 
         var buffer = new byte[MaxBytes + 1];
         var length = 0;
         int read;
-        while ((read = await request.Body.ReadAsync(buffer.AsMemory(length), ct)) > 0)
+        try
         {
-            length += read;
-            if (length > MaxBytes) return ApiErrors.BodyTooLarge;
+            while ((read = await request.Body.ReadAsync(buffer.AsMemory(length), ct)) > 0)
+            {
+                length += read;
+                if (length > MaxBytes) return ApiErrors.BodyTooLarge;
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // Kestrel's verdict on the transfer itself: the bytes Content-Length promised stopped coming (below the
+            // minimum data rate) or ended early. An incomplete body is not a JSON object, and nothing was read from it.
+            return ApiErrors.InvalidBody("The body was cut short or arrived too slowly; send the whole body at once.");
         }
 
         try
@@ -43,7 +47,12 @@ public static class JsonBody
                 return form ? ApiErrors.UnsupportedMediaType : ApiErrors.InvalidBody("The body must be a JSON object.");
             var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (var p in doc.RootElement.EnumerateObject())
+            {
+                // Names and string values are decoded here, once, so text that is not Unicode (an unpaired surrogate,
+                // escaped or as raw bytes) is refused before anything reads it.
+                if (p.Value.ValueKind == JsonValueKind.String) p.Value.GetString();
                 if (!fields.TryAdd(p.Name, p.Value.Clone())) return ApiErrors.InvalidBody($"The field \"{Printable(p.Name)}\" appears more than once.");
+            }
             return fields;
         }
         catch (JsonException)
@@ -52,6 +61,31 @@ public static class JsonBody
             if (form) return ApiErrors.UnsupportedMediaType;
             return ApiErrors.InvalidBody(length == 0 ? "The body must be a JSON object." : "The body is not valid JSON.");
         }
+        catch (InvalidOperationException)
+        {
+            return ApiErrors.InvalidBody("The body has a string that is not valid Unicode (an unpaired surrogate).");
+        }
+    }
+
+    /// <summary>UNSUPPORTED_MEDIA_TYPE when a request that carries a body labels it with a non-JSON Content-Type; for
+    /// endpoints that take no fields but must refuse what create refuses.</summary>
+    public static Problem? UnsupportedBody(HttpRequest request) =>
+        request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true && MediaType(request) == Media.Other
+            ? ApiErrors.UnsupportedMediaType
+            : null;
+
+    private enum Media { Json, Form, Other }
+
+    /// <summary>JSON is <c>application/json</c>, <c>application/*+json</c> or no Content-Type at all; the form type is
+    /// what <c>curl -d</c> sends without <c>-H</c>.</summary>
+    private static Media MediaType(HttpRequest request)
+    {
+        if (string.IsNullOrEmpty(request.ContentType)) return Media.Json;
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)) return Media.Other;
+        var type = media.MediaType.Value?.ToLowerInvariant();
+        if (type is "application/json" || (type?.StartsWith("application/", StringComparison.Ordinal) == true && type.EndsWith("+json", StringComparison.Ordinal)))
+            return Media.Json;
+        return type == "application/x-www-form-urlencoded" ? Media.Form : Media.Other;
     }
 
     /// <summary>Reads an optional string field: absent or null gives null; any other non-string is INVALID_BODY.</summary>

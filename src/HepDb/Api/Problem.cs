@@ -68,7 +68,21 @@ public static class ApiErrors
     public static Problem DatabaseLimit(int limit) => new("DATABASE_LIMIT_REACHED", $"Your plan allows {limit} database(s) and all are in use. Delete one or add a pack in Top Up.");
     public static Problem StorageQuota(long usedBytes, long limitBytes) => new("STORAGE_QUOTA_EXCEEDED",
         $"Your account uses {usedBytes / 1_048_576.0:0.#} MB of its {limitBytes / 1_048_576} MB storage. Free space or add a pack in Top Up.");
-    public static Problem EngineUnavailable(string engine) => new("ENGINE_UNAVAILABLE", $"The {engine} server cannot be reached right now. Nothing was created; try again shortly.");
+    /// <summary>ENGINE_UNAVAILABLE, saying what became of the action: <paramref name="consequence"/> is one of the
+    /// <see cref="Unavailable"/> sentences.</summary>
+    public static Problem EngineUnavailable(string engine, string consequence) =>
+        new("ENGINE_UNAVAILABLE", $"The {engine} server cannot be reached right now. {consequence}");
+
+    /// <summary>What an action left behind when its engine server could not be reached.</summary>
+    public static class Unavailable
+    {
+        public const string Create = "Nothing was created; try again shortly.";
+        public const string Reveal = "The password cannot be shown until it is back; try again shortly.";
+        public const string Rotate = "The password was not changed; try again shortly.";
+        public const string RotateUnsettled = "The new password may already be set; the next reveal or rotate finishes the rotation and shows the password that works.";
+        public const string Delete = "The database is marked for deletion and is deleted once the server is back.";
+    }
+
     public static Problem KeyLimit(int limit) => new("KEY_LIMIT_REACHED", $"Your plan allows {limit} active key(s). Disable another key first.");
 
     /// <summary>A retry whose original create is still waiting for a slow engine server after the replay's wait.</summary>

@@ -25,11 +25,12 @@ public static class DatabaseEndpoints
         api.MapPost("/databases/{id}/rotate", RotateAsync)
             .Produces<ApiEnvelope.Success<DatabaseAccess>>().WithSummary("Set a new password; the old one stops working for new logins at once.");
 
-        // Every other method on a known path is a 405 with the Allow header, and deletion pointed to the dashboard.
-        api.MapMethods("/databases", ["PUT", "PATCH", "DELETE"], (HttpContext h) => NotAllowed(h, "GET, POST", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
+        // Every other method on a known path (HEAD and OPTIONS too) is a 405 with the Allow header, and deletion
+        // pointed to the dashboard.
+        api.MapMethods("/databases", ["HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"], (HttpContext h) => NotAllowed(h, "GET, POST", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
         api.MapMethods("/databases/{id}", ["DELETE"], (HttpContext h) => NotAllowed(h, "GET", ApiErrors.DeleteIsDashboardOnly)).ExcludeFromDescription();
-        api.MapMethods("/databases/{id}", ["POST", "PUT", "PATCH"], (HttpContext h) => NotAllowed(h, "GET", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
-        api.MapMethods("/databases/{id}/rotate", ["GET", "PUT", "PATCH", "DELETE"], (HttpContext h) => NotAllowed(h, "POST", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
+        api.MapMethods("/databases/{id}", ["HEAD", "POST", "PUT", "PATCH", "OPTIONS"], (HttpContext h) => NotAllowed(h, "GET", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
+        api.MapMethods("/databases/{id}/rotate", ["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"], (HttpContext h) => NotAllowed(h, "POST", ApiErrors.MethodNotAllowed)).ExcludeFromDescription();
         api.Map("/{**path}", () => ApiEnvelope.Fail(ApiErrors.NotFound)).ExcludeFromDescription();
         app.Map("/api/{**path}", () => ApiEnvelope.Fail(ApiErrors.NotFound)).ExcludeFromDescription();
     }
@@ -68,6 +69,7 @@ public static class DatabaseEndpoints
 
     public static async Task<IResult> RotateAsync(HttpContext http, string id, DatabaseService databases, CancellationToken ct)
     {
+        if (JsonBody.UnsupportedBody(http.Request) is { } unsupported) return ApiEnvelope.Fail(unsupported);
         var caller = ApiGate.Caller(http);
         return Secret(http, await databases.RotateAsync(caller.AccountId, id, Actor.Key(caller.Id, ApiGate.ClientIp(http)), ct));
     }

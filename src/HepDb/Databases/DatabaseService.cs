@@ -84,7 +84,7 @@ public sealed class DatabaseService(
         {
             logger.LogWarning("Creating {DbName} on {Engine} failed ({Error}); undoing", record.DbName, adapter.Kind, e.GetType().Name);
             await UndoReservationAsync(record, adapter, e is EngineUnavailableException { BeforeAnyChange: true });
-            if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName());
+            if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Create);
             if (e is EngineCommandException) return ApiErrors.Internal;
             throw;
         }
@@ -102,7 +102,7 @@ public sealed class DatabaseService(
     {
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
-        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine);
+        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Reveal);
         if (record.PendingPasswordSealed is { } pending)
         {
             try
@@ -111,7 +111,7 @@ public sealed class DatabaseService(
             }
             catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
             {
-                return EngineProblem(e, adapter);
+                return e is EngineCommandException ? ApiErrors.Internal : ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Reveal);
             }
         }
         db.Record(time, actor, accountId, "database.password_revealed", record.Id);
@@ -129,7 +129,7 @@ public sealed class DatabaseService(
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
         if (await IsSuspendedAsync(accountId, ct)) return ApiErrors.AccountSuspended;
-        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine);
+        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Rotate);
 
         var ours = box.Encrypt(Secrets.NewDatabasePassword(), record.Id);
         var pending = await ClaimRotationAsync(record.Id, ours, ct);
@@ -140,12 +140,14 @@ public sealed class DatabaseService(
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            // If the server was never reached the old password is still valid: release our claim. Otherwise the new
-            // password may be set; it stays pending for the next reveal, rotate or reconciler pass to finish.
-            if (pending == ours && e is EngineUnavailableException { BeforeAnyChange: true })
-                await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == ours)
-                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
-            return EngineProblem(e, adapter);
+            if (e is EngineCommandException) return ApiErrors.Internal;
+            // Unless the server was never reached, the new password may be set: it stays pending for the next reveal,
+            // rotate or reconciler pass to finish. If it was never reached the old password still holds: our claim goes.
+            if (e is not EngineUnavailableException { BeforeAnyChange: true } || pending != ours)
+                return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.RotateUnsettled);
+            await db.Databases.Where(d => d.Id == record.Id && d.PendingPasswordSealed == ours)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
+            return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Rotate);
         }
         db.Record(time, actor, accountId, "database.password_rotated", record.Id);
         await db.SaveChangesAsync(CancellationToken.None);
@@ -166,9 +168,6 @@ public sealed class DatabaseService(
         record.PendingSince = null;
     }
 
-    private static Problem EngineProblem(Exception e, IEngineAdapter adapter) =>
-        e is EngineUnavailableException ? ApiErrors.EngineUnavailable(adapter.Kind.DisplayName()) : ApiErrors.Internal;
-
     /// <summary>Dashboard only. <paramref name="confirmation"/> must be the database's name, typed by the user.</summary>
     public async Task<Outcome<TenantDatabase>> DeleteAsync(string accountId, string id, string? confirmation, Actor actor, CancellationToken ct)
     {
@@ -188,7 +187,7 @@ public sealed class DatabaseService(
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
             logger.LogWarning("Dropping {DbName} failed ({Error}); the reconciler will finish it", record.DbName, e.GetType().Name);
-            return ApiErrors.EngineUnavailable(record.Engine);
+            return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Delete);
         }
         // Its size no longer counts: the account may be back under its storage limit.
         await enforcer.EnforceAsync(accountId, CancellationToken.None);

@@ -42,6 +42,14 @@ internal static class Requests
         return request;
     }
 
+    /// <summary>A POST of exactly these bytes as <c>application/json</c>, for bodies a C# string cannot hold (invalid UTF-8).</summary>
+    public static HttpRequestMessage PostBytes(string path, byte[] body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return request;
+    }
+
     /// <summary>A POST whose body length is not announced (chunked), so the server must count the bytes itself.</summary>
     public static HttpRequestMessage PostWithoutLength(string path, string body)
     {

@@ -5,6 +5,7 @@ using HepDb.Security;
 using HepDb.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace HepDb.Tests.Api;
@@ -42,6 +43,7 @@ public sealed class EngineErrorTests(EngineServers engines)
         var message = await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, Requests.CreateBody("down", engine)), 503, "ENGINE_UNAVAILABLE");
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(8), $"took {sw.Elapsed}");
         Assert.DoesNotContain("Exception", message, StringComparison.Ordinal);
+        Assert.Contains("Nothing was created", message, StringComparison.Ordinal);
         Assert.Equal(0, await app.WithDbAsync(db => db.Databases.CountAsync()));
     }
 
@@ -177,7 +179,9 @@ public sealed class EngineErrorTests(EngineServers engines)
             await using var down = new HepDbApp(engines, new() { ["HepDb:DataDir"] = dataDir, ["Engines:MariaDb:Port"] = EngineServers.FreePort().ToString() });
             var api = down.ApiClient(account.Key);
             var before = await down.WithDbAsync(x => x.Databases.AsNoTracking().SingleAsync(d => d.Id == db.Id));
-            await Shape.FailureAsync(await api.PostAsync(Paths.Rotate(db.Id), null), 503, "ENGINE_UNAVAILABLE");
+            var message = await Shape.FailureAsync(await api.PostAsync(Paths.Rotate(db.Id), null), 503, "ENGINE_UNAVAILABLE");
+            Assert.Contains("password was not changed", message, StringComparison.Ordinal);
+            Assert.DoesNotContain("created", message, StringComparison.Ordinal);
             var after = await down.WithDbAsync(x => x.Databases.AsNoTracking().SingleAsync(d => d.Id == db.Id));
             Assert.Equal(before.PasswordSealed, after.PasswordSealed);
             Assert.Null(after.PendingPasswordSealed);
@@ -187,6 +191,16 @@ public sealed class EngineErrorTests(EngineServers engines)
             var revealed = await Shape.SuccessAsync(await api.GetAsync(Paths.Database(db.Id)), HttpStatusCode.OK);
             Assert.Equal(db.Password, revealed.GetProperty("password").GetString());
 
+            // Deleting (dashboard only) while the server is down says what happens to the database, not "nothing was created".
+            await using (var scope = down.Services.CreateAsyncScope())
+            {
+                var deleted = await scope.ServiceProvider.GetRequiredService<Databases.DatabaseService>()
+                    .DeleteAsync(account.Id, db.Id, "my-app", Audit.Actor.Operator, CancellationToken.None);
+                Assert.Equal("ENGINE_UNAVAILABLE", deleted.Problem?.Code);
+                Assert.Contains("deleted once", deleted.Problem!.Message, StringComparison.Ordinal);
+                Assert.DoesNotContain("created", deleted.Problem.Message, StringComparison.Ordinal);
+            }
+
             await using var admin = new EngineObjects.AdminAdapter(engines, Engines.EngineKind.MariaDb);
             await admin.Adapter.DropTenantAsync(db.DbName, db.DbUser, CancellationToken.None);
         }
@@ -195,6 +209,26 @@ public sealed class EngineErrorTests(EngineServers engines)
             SqliteConnection.ClearAllPools();
             try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
         }
+    }
+
+    [Fact]
+    public async Task Reveal_of_a_database_whose_engine_has_no_server_is_ENGINE_UNAVAILABLE_saying_the_password_cannot_be_shown()
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        var id = Hosting.Ulid.New();
+        await app.WithDbAsync(async db =>
+        {
+            db.Databases.Add(new Databases.TenantDatabase
+            {
+                Id = id, AccountId = account.Id, Name = "orphan", Engine = "mongo", Slot = 1, DbName = $"ug_{account.Slug}_1",
+                DbUser = $"dug_{account.Slug}_1", PasswordSealed = "unused", Phase = Databases.DatabasePhase.Ready, CreatedAt = DateTime.UtcNow,
+            });
+            return await db.SaveChangesAsync();
+        });
+        var message = await Refused.AssertAsync(app, account, new HttpRequestMessage(HttpMethod.Get, Paths.Database(id)), 503, "ENGINE_UNAVAILABLE");
+        Assert.Contains("password cannot be shown", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("created", message, StringComparison.Ordinal);
     }
 
     /// <summary>The admin user can log in but not create databases: the engine refuses the first step.</summary>

@@ -176,6 +176,30 @@ public sealed class LimitErrorTests(EngineServers engines)
         AssertRetryAfter(limited);
     }
 
+    [Fact]
+    public async Task Retry_After_counts_down_to_the_end_of_the_window()
+    {
+        var clock = new TestClock();
+        await using var app = new HepDbApp(engines, new() { ["RateLimits:PerKeyPerMinute"] = "1" }, clock: clock);
+        var account = await app.CreateAccountAsync();
+        Assert.Equal(HttpStatusCode.OK, (await account.Api.GetAsync(Paths.Databases)).StatusCode);
+
+        async Task<double> RetryAfterAsync()
+        {
+            var limited = await account.Api.GetAsync(Paths.Databases);
+            await Shape.FailureAsync(limited, 429, "RATE_LIMITED");
+            AssertRetryAfter(limited);
+            return limited.Headers.RetryAfter!.Delta!.Value.TotalSeconds;
+        }
+        Assert.InRange(await RetryAfterAsync(), 58, 60);
+        clock.Advance(TimeSpan.FromSeconds(25));
+        Assert.InRange(await RetryAfterAsync(), 33, 35);
+        clock.Advance(TimeSpan.FromSeconds(34.5));
+        Assert.Equal(1, await RetryAfterAsync());
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(HttpStatusCode.OK, (await account.Api.GetAsync(Paths.Databases)).StatusCode);
+    }
+
     private static void AssertRetryAfter(HttpResponseMessage response)
     {
         var retry = response.Headers.RetryAfter;

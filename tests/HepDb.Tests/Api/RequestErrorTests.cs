@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using HepDb.Tests.Infrastructure;
 
@@ -209,6 +211,97 @@ public sealed class RequestErrorTests(EngineServers engines)
         await Refused.AssertAsync(app, account, Request(), 405, "METHOD_NOT_ALLOWED");
         var again = await account.Api.SendAsync(Request());
         Assert.Equal(allow, string.Join(", ", again.Content.Headers.Allow));
+    }
+
+    [Theory]
+    [InlineData("/api/v1/db/databases", "GET, POST")]
+    [InlineData("/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA", "GET")]
+    [InlineData("/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA/rotate", "POST")]
+    public async Task HEAD_and_OPTIONS_on_known_paths_are_METHOD_NOT_ALLOWED_with_Allow(string path, string allow)
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        await Refused.AssertAsync(app, account, new HttpRequestMessage(HttpMethod.Options, path), 405, "METHOD_NOT_ALLOWED");
+        var options = await account.Api.SendAsync(new HttpRequestMessage(HttpMethod.Options, path));
+        Assert.Equal(allow, string.Join(", ", options.Content.Headers.Allow));
+
+        // A HEAD answer has no body by definition: the status and Allow header are what it can carry.
+        var head = await account.Api.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, head.StatusCode);
+        Assert.Equal(allow, string.Join(", ", head.Content.Headers.Allow));
+    }
+
+    public static TheoryData<string> UnpairedSurrogates => new()
+    {
+        """{"name":"\ud800","engine":"postgres"}""",
+        """{"name":"a\udc00b","engine":"postgres"}""",
+        """{"name":"a","engine":"\ud800"}""",
+        """{"\ud800":"a","engine":"postgres"}""",
+        """{"name":"a","engine":"postgres","\udfff":1}""",
+        """{"name":"<raw>","engine":"postgres"}""",
+        """{"name":"a","engine":"<raw>"}""",
+        """{"<raw>":"a","engine":"postgres"}""",
+    };
+
+    /// <summary>An unpaired surrogate, escaped or as the raw bytes ED A0 80 (<c>&lt;raw&gt;</c>), is not text: INVALID_BODY.</summary>
+    [Theory, MemberData(nameof(UnpairedSurrogates))]
+    public async Task A_string_with_an_unpaired_surrogate_is_INVALID_BODY(string body)
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        var bytes = body.Split("<raw>").Select(Encoding.ASCII.GetBytes)
+            .Aggregate((a, b) => [.. a, 0xED, 0xA0, 0x80, .. b]);
+        await Refused.AssertAsync(app, account, Requests.PostBytes(Paths.Databases, bytes), 400, "INVALID_BODY");
+        AssertNoErrorLogged(app);
+    }
+
+    /// <summary>Content-Length promises 200 bytes, a few arrive, then the client stops sending: after Kestrel's
+    /// minimum data rate gives up, a 400 INVALID_BODY in the envelope (over a real socket), nothing created, no error
+    /// logged.</summary>
+    [Fact]
+    public async Task A_body_cut_short_that_stops_arriving_is_INVALID_BODY()
+    {
+        await using var app = new HepDbApp(engines);
+        app.StartRealServer();
+        var account = await app.CreateAccountAsync();
+        var before = await Footprint.OfAsync(app, account);
+
+        using var tcp = new TcpClient();
+        var server = new Uri(app.BaseUrl!);
+        await tcp.ConnectAsync(server.Host, server.Port);
+        await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST {Paths.Databases} HTTP/1.1\r\nHost: {server.Authority}\r\nAuthorization: Bearer {account.Key}\r\nConnection: close\r\n" +
+            "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"name\":\"slow\",\"eng"));
+        // The request says Connection: close, so the answer ends with the connection; its body may be chunked, so the
+        // envelope is read from the first to the last brace.
+        using var reader = new StreamReader(tcp.GetStream(), Encoding.UTF8);
+        var response = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.StartsWith("HTTP/1.1 400 ", response, StringComparison.Ordinal);
+        var root = System.Text.Json.JsonDocument.Parse(response[response.IndexOf('{', StringComparison.Ordinal)..(response.LastIndexOf('}') + 1)]).RootElement;
+        Shape.HasExactlyKeys(root, ["code", "error", "ok"]);
+        Assert.Equal("INVALID_BODY", root.GetProperty("code").GetString());
+        Assert.Equal(before, await Footprint.OfAsync(app, account));
+        AssertNoErrorLogged(app);
+    }
+
+    private static void AssertNoErrorLogged(HepDbApp app) =>
+        Assert.DoesNotContain(app.Log.Lines, l => l.StartsWith("Error ", StringComparison.Ordinal) || l.StartsWith("Critical ", StringComparison.Ordinal));
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("multipart/form-data; boundary=----hepdb")]
+    [InlineData("application/xml")]
+    public async Task Rotate_with_a_non_JSON_content_type_and_a_body_is_UNSUPPORTED_MEDIA_TYPE(string contentType)
+    {
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        var db = await app.CreateDatabaseAsync(account, "mariadb");
+        await Refused.AssertAsync(app, account, Requests.Post(Paths.Rotate(db.Id), "{}", contentType), 415, "UNSUPPORTED_MEDIA_TYPE");
+        await Tenant.MustRunAsync(db.ConnectionString, "SELECT 1");
+
+        // A JSON body, or none at all, still rotates.
+        await Shape.SuccessAsync(await account.Api.SendAsync(Requests.Post(Paths.Rotate(db.Id), "{}")), HttpStatusCode.OK);
+        await Shape.SuccessAsync(await account.Api.SendAsync(Requests.Post(Paths.Rotate(db.Id), null)), HttpStatusCode.OK);
     }
 
     [Fact]
