@@ -168,7 +168,7 @@ internal sealed class ApiBench(string root, EnginesOptions engines, BenchSetting
         {
             http.Response.StatusCode = status;
             http.Response.ContentType = "application/json; charset=utf-8";
-            return http.Response.Body.WriteAsync(body).AsTask();
+            return http.Response.Body.WriteAsync(body, http.RequestAborted).AsTask();
         }
         app.MapGet(ApiPath, http => Answer(http, StatusCodes.Status200OK, list));
         app.MapPost(ApiPath, async http =>

@@ -272,7 +272,7 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
     {
         var command = BsonDocument.Parse(sql);
         Require(dbName);
-        using var client = new OwnedClient(Connect(new MongoCredential(Mechanism, new MongoInternalIdentity("admin", user), new PasswordEvidence(password))));
+        using var client = new OwnedClient(this, new MongoCredential(Mechanism, new MongoInternalIdentity("admin", user), new PasswordEvidence(password)));
         try
         {
             return ScalarFromReply(await client.Client.GetDatabase(dbName).RunCommandAsync<BsonDocument>(command, cancellationToken: ct));
@@ -322,7 +322,7 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
         if (credential is null) return;
         try
         {
-            using var admin = new OwnedClient(adapter.Connect(credential));
+            using var admin = new OwnedClient(adapter, credential);
             await admin.Client.GetDatabase("admin").RunCommandAsync<BsonDocument>(new BsonDocument("ping", 1), cancellationToken: ct);
             return;
         }
@@ -335,7 +335,7 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
         }
         try
         {
-            using var anonymous = new OwnedClient(adapter.Connect(null));
+            using var anonymous = new OwnedClient(adapter, null);
             await anonymous.Client.GetDatabase("admin").RunCommandAsync<BsonDocument>(new BsonDocument
             {
                 { "createUser", credential.Username },
@@ -462,9 +462,10 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
     }
 
     /// <summary>A short-lived client whose cluster (monitor thread, pooled connections) ends with it.</summary>
-    private sealed class OwnedClient(MongoClient client) : IDisposable
+    private sealed class OwnedClient : IDisposable
     {
-        public MongoClient Client { get; } = client;
+        public OwnedClient(MongoAdapter adapter, MongoCredential? credential) => Client = adapter.Connect(credential);
+        public MongoClient Client { get; }
         public void Dispose() => Release(Client);
     }
 

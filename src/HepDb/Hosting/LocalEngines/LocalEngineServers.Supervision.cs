@@ -36,7 +36,8 @@ public sealed partial class LocalEngineServers
     {
         var process = await StartOneAsync(start, ct);
         Status.Report(kind, new LocalEngineState(false, 0, 0, null, DateTime.UtcNow, Environment.ProcessId));
-        _supervisors.Add(Task.Run(() => SuperviseAsync(kind, logFile, start, process)));
+        // The supervisor outlives the start call: it ends with StopAsync (_stopping), not with the caller's token.
+        _supervisors.Add(Task.Run(() => SuperviseAsync(kind, logFile, start, process), CancellationToken.None));
     }
 
     private async Task StopSupervisingAsync()

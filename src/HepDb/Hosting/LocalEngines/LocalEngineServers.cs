@@ -111,6 +111,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
                 Exec(c, $"DROP USER IF EXISTS '{user.Replace("'", "''", StringComparison.Ordinal)}'@'{host.Replace("'", "''", StringComparison.Ordinal)}'");
         }
 
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "Start-up statements of HepDb's own; user and host names are quoted above.")]
         static void Exec(MySqlConnection c, string sql)
         {
             using var cmd = new MySqlCommand(sql, c);

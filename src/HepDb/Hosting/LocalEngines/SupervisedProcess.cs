@@ -49,6 +49,7 @@ public sealed class SupervisedProcess : IAsyncDisposable
     /// engine that outlive it (PostgreSQL backends) keep open.</summary>
     public Task WaitForExitAsync(CancellationToken ct) => _exited.Task.WaitAsync(ct);
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The log writer is disposed by the process's Exited handler.")]
     public static SupervisedProcess Start(string name, string shutdownSignal, string logFile, IEnumerable<string> command)
     {
         // setsid: the engine gets a session of its own, so a Ctrl-C in HepDb's terminal reaches HepDb alone, which then
