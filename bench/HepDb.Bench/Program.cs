@@ -289,7 +289,7 @@ namespace HepDb.Bench
         }
 
         private static async Task<ScanReport> ScanAsync(QuotaWatcher watcher, CancellationToken ct) =>
-            await watcher.RunOnceAsync(ct, requireLease: false) ?? throw new InvalidOperationException("the watcher did not run");
+            await watcher.RunNowAsync(ct);
 
         private async Task<Dictionary<EngineKind, List<string>>> TenantNamesAsync(CancellationToken ct)
         {

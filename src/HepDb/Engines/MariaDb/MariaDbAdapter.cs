@@ -206,7 +206,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
     }
 
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "DDL takes no parameters: statements are built only from names that passed TenantNames.Require and literals from TenantNames.Literal.")]
-    private static async Task<List<string?[]>> QueryAsync(MySqlConnection c, string sql, CancellationToken ct)
+    internal static async Task<List<string?[]>> QueryAsync(MySqlConnection c, string sql, CancellationToken ct)
     {
         await using var cmd = new MySqlCommand(sql, c);
         await using var reader = await cmd.ExecuteReaderAsync(ct);

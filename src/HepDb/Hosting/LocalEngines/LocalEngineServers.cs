@@ -83,13 +83,13 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         ];
         _running.Add(SupervisedProcess.Start("mariadbd", "TERM", Path.Combine(dir, "server.log"), args));
         await WaitUntilAsync("MariaDB", () => TryMariaDbSocket(socket), ct);
-        SecureMariaDbRoot(socket, o);
+        await SecureMariaDbRootAsync(socket, o, ct);
         logger.LogInformation("MariaDB: listening on 127.0.0.1:{Port}", o.Port);
     }
 
     /// <summary>A fresh MariaDB has <c>root@localhost</c> with an empty password. Give it the generated one and remove
     /// the remaining default accounts, so nothing on this machine can log in without a password. Idempotent.</summary>
-    private static void SecureMariaDbRoot(string socket, EngineServerOptions o)
+    private static async Task SecureMariaDbRootAsync(string socket, EngineServerOptions o, CancellationToken ct)
     {
         MySqlConnection c;
         try
@@ -99,23 +99,14 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         catch (MySqlException e) when (e.ErrorCode == MySqlErrorCode.AccessDenied)
         {
             c = OpenMariaDbSocket(socket, "", TimeSpan.FromSeconds(5));
-            Exec(c, $"ALTER USER 'root'@'localhost' IDENTIFIED BY PASSWORD {TenantNames.Literal(MariaDbAdapter.NativePasswordHash(o.AdminPassword!))}");
+            await MariaDbAdapter.ExecAsync(c, $"ALTER USER 'root'@'localhost' IDENTIFIED BY PASSWORD {TenantNames.Literal(MariaDbAdapter.NativePasswordHash(o.AdminPassword!))}", ct);
         }
-        using (c)
+        await using (c)
         {
-            var others = new List<(string User, string Host)>();
-            using (var cmd = new MySqlCommand("SELECT User, Host FROM mysql.user WHERE NOT (User = 'root' AND Host = 'localhost') AND User NOT LIKE 'du%' AND User <> 'mariadb.sys'", c))
-            using (var reader = cmd.ExecuteReader())
-                while (reader.Read()) others.Add((reader.GetString(0), reader.GetString(1)));
-            foreach (var (user, host) in others)
-                Exec(c, $"DROP USER IF EXISTS '{user.Replace("'", "''", StringComparison.Ordinal)}'@'{host.Replace("'", "''", StringComparison.Ordinal)}'");
-        }
-
-        [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "Start-up statements of HepDb's own; user and host names are quoted above.")]
-        static void Exec(MySqlConnection c, string sql)
-        {
-            using var cmd = new MySqlCommand(sql, c);
-            cmd.ExecuteNonQuery();
+            var others = await MariaDbAdapter.QueryAsync(c, "SELECT User, Host FROM mysql.user " +
+                "WHERE NOT (User = 'root' AND Host = 'localhost') AND User NOT LIKE 'du%' AND User <> 'mariadb.sys'", ct);
+            foreach (var row in others)
+                await MariaDbAdapter.ExecAsync(c, $"DROP USER IF EXISTS '{row[0]!.Replace("'", "''", StringComparison.Ordinal)}'@'{row[1]!.Replace("'", "''", StringComparison.Ordinal)}'", ct);
         }
     }
 
