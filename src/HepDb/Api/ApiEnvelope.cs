@@ -1,11 +1,14 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace HepDb.Api;
 
 /// <summary>The API envelope of SPEC §3: <c>{"ok":true,"data":…}</c> or <c>{"ok":false,"error":…,"code":…}</c>.</summary>
 public static class ApiEnvelope
 {
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    /// <summary>Source-generated (<see cref="ApiJson"/>): the answers are written without reflection, which the list,
+    /// the hottest path, feels.</summary>
+    public static readonly JsonSerializerOptions Json = ApiJson.Default.Options;
 
     public sealed record Success<T>(bool Ok, T Data);
     public sealed record Failure(bool Ok, string Error, string Code);
@@ -24,3 +27,11 @@ public static class ApiEnvelope
 
     public static bool IsApiPath(PathString path) => path.StartsWithSegments("/api");
 }
+
+/// <summary>Every body the API and the payment webhook answer with, in the web defaults (camelCase).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(ApiEnvelope.Success<Databases.DatabaseEndpoints.ListResponse>))]
+[JsonSerializable(typeof(ApiEnvelope.Success<Databases.DatabaseAccess>))]
+[JsonSerializable(typeof(ApiEnvelope.Success<Quotas.PackGranted>))]
+[JsonSerializable(typeof(ApiEnvelope.Failure))]
+internal sealed partial class ApiJson : JsonSerializerContext;

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.RegularExpressions;
 using HepDb.Accounts;
 using HepDb.Api;
@@ -16,7 +14,7 @@ namespace HepDb.ApiKeys;
 /// <summary>A freshly minted or rotated key: the only moment its value exists outside the caller's hands.</summary>
 public sealed record MintedKey(ApiKey Record, string Value);
 
-/// <summary>The one path for key lifecycle (dashboard and operator tool) and for authenticating API requests.</summary>
+/// <summary>The one path for key lifecycle (dashboard and operator tool); <see cref="ApiKeyAuthenticator"/> checks keys.</summary>
 public sealed partial class ApiKeyService(HepDbContext db, TimeProvider time, IOptions<TiersOptions> tiers)
 {
     public const string Prefix = "hepgg_db_";
@@ -104,21 +102,6 @@ public sealed partial class ApiKeyService(HepDbContext db, TimeProvider time, IO
 
     public Task<List<ApiKey>> ListAsync(string accountId, CancellationToken ct) =>
         db.ApiKeys.AsNoTracking().Where(k => k.AccountId == accountId).OrderBy(k => k.CreatedAt).ThenBy(k => k.Id).ToListAsync(ct);
-
-    /// <summary>
-    /// Checks a presented key against the key record only: suspension disables the keys themselves, so no account
-    /// lookup is needed. The stored hash is compared in constant time after the index lookup.
-    /// </summary>
-    public async Task<Outcome<ApiKey>> AuthenticateAsync(string? presented, CancellationToken ct)
-    {
-        if (string.IsNullOrWhiteSpace(presented)) return ApiErrors.MissingKey;
-        if (!IsWellFormed(presented)) return ApiErrors.BadKey;
-        var hash = Hash(presented);
-        var key = await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Hash == hash, ct);
-        if (key is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(key.Hash), Encoding.ASCII.GetBytes(hash)))
-            return ApiErrors.BadKey;
-        return key.IsActive ? key : ApiErrors.KeyDisabled;
-    }
 
     private async Task<(ApiKey?, Problem?)> FindForChangeAsync(string accountId, string keyId, CancellationToken ct)
     {

@@ -12,7 +12,14 @@ public sealed class KeyUsageRecorder(IServiceScopeFactory scopes, TimeProvider t
 {
     private readonly ConcurrentDictionary<string, (DateTime At, string? Ip)> _pending = new();
 
-    public void Record(string keyId, string? ip) => _pending[keyId] = (time.GetUtcNow().UtcDateTime, ip);
+    public void Record(string keyId, string? ip)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        // Most requests find this key's use already waiting, from the same address, less than a second old: reading
+        // takes no lock, writing does, and the flush would not tell the difference.
+        if (_pending.TryGetValue(keyId, out var waiting) && waiting.Ip == ip && now - waiting.At < TimeSpan.FromSeconds(1)) return;
+        _pending[keyId] = (now, ip);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

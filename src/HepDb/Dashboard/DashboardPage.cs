@@ -35,7 +35,7 @@ public abstract class DashboardPage : PageModel
 
     protected HepDbContext Db => HttpContext.RequestServices.GetRequiredService<HepDbContext>();
     protected T Service<T>() where T : notnull => HttpContext.RequestServices.GetRequiredService<T>();
-    protected Actor Actor => Actor.User(CurrentUser.Id, Api.ApiGate.ClientIp(HttpContext));
+    protected Actor Actor => Actor.User(CurrentUser.Id, Api.ClientAddress.Of(HttpContext));
 
     public override async Task OnPageHandlerExecutionAsync(PageHandlerExecutingContext context, PageHandlerExecutionDelegate next)
     {
@@ -87,5 +87,5 @@ public abstract class OperatorPage : DashboardPage
     protected override bool OperatorsOnly => true;
 
     /// <summary>Operator actions are audited as the operator, not as a user of the account they act on.</summary>
-    protected Actor OperatorActor => Actor.OperatorUser(CurrentUser.Id, Api.ApiGate.ClientIp(HttpContext));
+    protected Actor OperatorActor => Actor.OperatorUser(CurrentUser.Id, Api.ClientAddress.Of(HttpContext));
 }

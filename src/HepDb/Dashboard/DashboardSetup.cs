@@ -89,8 +89,6 @@ public static class DashboardSetup
                 $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} · HepDb</title></head>" +
                 $"<body style=\"font-family:system-ui;margin:3rem\"><h1>{status}: {what}</h1><p><a href=\"/dashboard/database\">Back to your databases</a></p></body></html>");
         });
-        app.UseAuthentication();
-        app.UseAuthorization();
         app.Use(async (http, next) =>
         {
             // Pages are private and change often: never cached, never framed.

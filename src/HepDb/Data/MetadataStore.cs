@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
+using Microsoft.Data.Sqlite;
 using HepDb.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -7,12 +9,20 @@ namespace HepDb.Data;
 
 public static class MetadataStore
 {
-    /// <summary>Registers <see cref="HepDbContext"/> for the configured provider.</summary>
+    /// <summary>Registers <see cref="HepDbContext"/> for the configured provider: a pool of contexts (a context is
+    /// reset and reused rather than built per request), handed out per scope and, for singletons such as the API-key
+    /// authenticator, through <see cref="IDbContextFactory{TContext}"/>.</summary>
     public static IServiceCollection AddMetadataStore(this IServiceCollection services)
     {
-        services.AddDbContext<HepDbContext>((sp, options) => Configure(options,
-            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MetadataOptions>>().Value,
-            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<HepDbOptions>>().Value));
+        services.AddSingleton<CommittedWrites>();
+        services.AddPooledDbContextFactory<HepDbContext>((sp, options) =>
+        {
+            Configure(options,
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MetadataOptions>>().Value,
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<HepDbOptions>>().Value);
+            options.AddInterceptors(sp.GetRequiredService<CommittedWrites>());
+        });
+        services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<HepDbContext>>().CreateDbContext());
         return services;
     }
 
@@ -46,14 +56,18 @@ public static class MetadataStore
     }
 
     /// <summary>WAL (readers never block the writer), a busy timeout (writers queue instead of failing), and foreign keys,
-    /// set once per opened connection.</summary>
+    /// set once per SQLite connection: they last as long as the native connection, which the pool keeps open across
+    /// many opens, so a pooled open costs no statement.</summary>
     private sealed class SqlitePragmas : DbConnectionInterceptor
     {
         public static readonly SqlitePragmas Instance = new();
         private const string Sql = "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
+        private static readonly object Set = new();
+        private readonly ConditionalWeakTable<object, object> _configured = [];
 
         public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
         {
+            if (!FirstOpen(connection)) return;
             using var cmd = connection.CreateCommand();
             cmd.CommandText = Sql;
             cmd.ExecuteNonQuery();
@@ -61,9 +75,13 @@ public static class MetadataStore
 
         public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken ct = default)
         {
+            if (!FirstOpen(connection)) return;
             await using var cmd = connection.CreateCommand();
             cmd.CommandText = Sql;
             await cmd.ExecuteNonQueryAsync(ct);
         }
+
+        private bool FirstOpen(DbConnection connection) =>
+            connection is not SqliteConnection { Handle: { } native } || _configured.TryAdd(native, Set);
     }
 }

@@ -6,24 +6,44 @@ namespace HepDb.Databases;
 /// <summary>The management API, <c>/api/v1/db</c> (SPEC §3): list, create, reveal, rotate. Nothing else.</summary>
 public static class DatabaseEndpoints
 {
-    private static readonly string[] KnownFields = ["name", "engine"];
-
     public sealed record ListResponse(IReadOnlyList<DatabaseView> Databases);
-    public sealed record CreateRequest(string Name, string Engine);
+
+    /// <summary>The body of a create. Both fields are checked by the service (INVALID_NAME, INVALID_ENGINE), so either may
+    /// be missing here; anything else in the body, or a field that is not a string, is INVALID_BODY.</summary>
+    public sealed record CreateRequest(string? Name, string? Engine)
+    {
+        private static readonly string[] Fields = ["name", "engine"];
+
+        public static Outcome<CreateRequest> From(Dictionary<string, System.Text.Json.JsonElement> body)
+        {
+            if (body.Keys.FirstOrDefault(k => !Fields.Contains(k)) is { } unknown)
+                return ApiErrors.InvalidBody($"Unknown field \"{unknown}\"; send only \"name\" and \"engine\".");
+            var name = JsonBody.OptionalString(body, "name");
+            if (!name.Ok) return name.Problem!;
+            var engine = JsonBody.OptionalString(body, "engine");
+            if (!engine.Ok) return engine.Problem!;
+            return new CreateRequest(name.Value, engine.Value);
+        }
+    }
 
     public static void MapDatabaseApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/db").AddEndpointFilter((c, n) => c.HttpContext.RequestServices.GetRequiredService<ApiGate>().FilterAsync(c, n));
+        var api = app.MapGroup("/api/v1/db").RequireAuthorization(ApiKeyAuthentication.Policy);
 
+        // Each operation with its answer and every SPEC §3 failure it can give (all in the error envelope).
         api.MapGet("/databases", ListAsync)
-            .Produces<ApiEnvelope.Success<ListResponse>>().WithSummary("List your databases, oldest first.");
+            .Produces<ApiEnvelope.Success<ListResponse>>().Fails()
+            .WithSummary("List your databases, oldest first.");
         api.MapPost("/databases", CreateAsync)
-            .Produces<ApiEnvelope.Success<DatabaseAccess>>(201)
+            .Accepts<CreateRequest>("application/json")
+            .Produces<ApiEnvelope.Success<DatabaseAccess>>(201).Fails(400, 403, 413, 415, 422, 503)
             .WithSummary("Create a database. The response is the only time the password is volunteered.");
         api.MapGet("/databases/{id}", RevealAsync)
-            .Produces<ApiEnvelope.Success<DatabaseAccess>>().WithSummary("Reveal a database's current password.");
+            .Produces<ApiEnvelope.Success<DatabaseAccess>>().Fails(404, 503)
+            .WithSummary("Reveal a database's current password.");
         api.MapPost("/databases/{id}/rotate", RotateAsync)
-            .Produces<ApiEnvelope.Success<DatabaseAccess>>().WithSummary("Set a new password; the old one stops working for new logins at once.");
+            .Produces<ApiEnvelope.Success<DatabaseAccess>>().Fails(404, 415, 503)
+            .WithSummary("Set a new password; the old one stops working for new logins at once.");
 
         // Every other method on a known path (HEAD and OPTIONS too) is a 405 with the Allow header, and deletion
         // pointed to the dashboard.
@@ -35,43 +55,40 @@ public static class DatabaseEndpoints
         app.Map("/api/{**path}", () => ApiEnvelope.Fail(ApiErrors.NotFound)).ExcludeFromDescription();
     }
 
-    public static async Task<IResult> ListAsync(HttpContext http, DatabaseService databases, CancellationToken ct)
-    {
-        var list = await databases.ListAsync(ApiGate.Caller(http).AccountId, ct);
-        return ApiEnvelope.Ok(new ListResponse(list.Select(DatabaseView.From).ToList()));
-    }
+    public static async Task<IResult> ListAsync(ApiCaller caller, DatabaseLists lists, CancellationToken ct) =>
+        ApiEnvelope.Ok(new ListResponse(await lists.OfAccountAsync(caller.AccountId, ct)));
 
-    public static async Task<IResult> CreateAsync(HttpContext http, DatabaseService databases, CancellationToken ct)
+    public static async Task<IResult> CreateAsync(HttpContext http, ApiCaller caller, DatabaseService databases, CancellationToken ct)
     {
         var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
         if (idempotencyKey.Length > 255)
             return ApiEnvelope.Fail(ApiErrors.InvalidBody("The Idempotency-Key header must be at most 255 characters."));
         var body = await JsonBody.ReadObjectAsync(http.Request, ct);
         if (!body.Ok) return ApiEnvelope.Fail(body.Problem!);
-        if (body.Value!.Keys.FirstOrDefault(k => !KnownFields.Contains(k)) is { } unknown)
-            return ApiEnvelope.Fail(ApiErrors.InvalidBody($"Unknown field \"{unknown}\"; send only \"name\" and \"engine\"."));
-        var name = JsonBody.OptionalString(body.Value, "name");
-        if (!name.Ok) return ApiEnvelope.Fail(name.Problem!);
-        var engine = JsonBody.OptionalString(body.Value, "engine");
-        if (!engine.Ok) return ApiEnvelope.Fail(engine.Problem!);
+        var request = CreateRequest.From(body.Value!);
+        if (!request.Ok) return ApiEnvelope.Fail(request.Problem!);
 
-        var caller = ApiGate.Caller(http);
-        var created = await databases.CreateAsync(caller.AccountId, name.Value, engine.Value,
-            Actor.Key(caller.Id, ApiGate.ClientIp(http)), idempotencyKey.Length > 0 ? idempotencyKey : null, ct);
+        var created = await databases.CreateAsync(caller.AccountId, request.Value!.Name, request.Value.Engine,
+            caller.Actor, idempotencyKey.Length > 0 ? idempotencyKey : null, ct);
         return Secret(http, created, StatusCodes.Status201Created);
     }
 
-    public static async Task<IResult> RevealAsync(HttpContext http, string id, DatabaseService databases, CancellationToken ct)
-    {
-        var caller = ApiGate.Caller(http);
-        return Secret(http, await databases.RevealAsync(caller.AccountId, id, Actor.Key(caller.Id, ApiGate.ClientIp(http)), ct));
-    }
+    public static async Task<IResult> RevealAsync(HttpContext http, ApiCaller caller, string id, DatabaseService databases, CancellationToken ct) =>
+        Secret(http, await databases.RevealAsync(caller.AccountId, id, caller.Actor, ct));
 
-    public static async Task<IResult> RotateAsync(HttpContext http, string id, DatabaseService databases, CancellationToken ct)
+    public static async Task<IResult> RotateAsync(HttpContext http, ApiCaller caller, string id, DatabaseService databases, CancellationToken ct)
     {
         if (JsonBody.UnsupportedBody(http.Request) is { } unsupported) return ApiEnvelope.Fail(unsupported);
-        var caller = ApiGate.Caller(http);
-        return Secret(http, await databases.RotateAsync(caller.AccountId, id, Actor.Key(caller.Id, ApiGate.ClientIp(http)), ct));
+        return Secret(http, await databases.RotateAsync(caller.AccountId, id, caller.Actor, ct));
+    }
+
+    /// <summary>Declares the failures an operation answers, besides those of every API request: 401 (no usable key),
+    /// 429 (rate limited) and 500.</summary>
+    private static RouteHandlerBuilder Fails(this RouteHandlerBuilder endpoint, params int[] statuses)
+    {
+        foreach (var status in new[] { 401, 429, 500 }.Concat(statuses).Order())
+            endpoint.Produces<ApiEnvelope.Failure>(status);
+        return endpoint;
     }
 
     private static IResult NotAllowed(HttpContext http, string allow, Problem problem)

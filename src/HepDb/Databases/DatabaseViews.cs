@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Linq.Expressions;
 using HepDb.Engines;
 
 namespace HepDb.Databases;
@@ -8,8 +9,13 @@ public sealed record DatabaseView(
     string Id, string Name, string Engine, string DbName, string DbUser, long SizeBytes,
     string? SizeRefreshedAt, string Status, string CreatedAt)
 {
-    public static DatabaseView From(TenantDatabase d) => new(d.Id, d.Name, d.Engine, d.DbName, d.DbUser, d.SizeBytes,
-        d.SizeRefreshedAt is { } r ? Iso(r) : null, d.Status, Iso(d.CreatedAt));
+    /// <summary>The view of a record, as an expression so a query can read only the columns it needs.</summary>
+    public static readonly Expression<Func<TenantDatabase, DatabaseView>> Projection = d => new DatabaseView(
+        d.Id, d.Name, d.Engine, d.DbName, d.DbUser, d.SizeBytes, d.SizeRefreshedAt == null ? null : Iso(d.SizeRefreshedAt.Value), d.Status, Iso(d.CreatedAt));
+
+    private static readonly Func<TenantDatabase, DatabaseView> FromRecord = Projection.Compile();
+
+    public static DatabaseView From(TenantDatabase d) => FromRecord(d);
 
     /// <summary>ISO-8601 UTC with milliseconds, e.g. <c>2026-05-28T12:00:00.000Z</c>.</summary>
     public static string Iso(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);

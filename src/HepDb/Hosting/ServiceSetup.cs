@@ -26,6 +26,9 @@ public static class ServiceSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QuotaWatcher>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineSwitchSync>());
         builder.Services.AddDashboard();
+        builder.Services.AddAuthentication().AddApiKeys();
+        builder.Services.AddAuthorization(o => o.AddApiKeyPolicy());
+        builder.Services.AddApiRateLimits();
         builder.Services.AddOpenApi();
         builder.Services.AddProblemDetails();
         return builder;
@@ -68,7 +71,8 @@ public static class ServiceSetup
         s.AddScoped<AccountService>();
         s.AddScoped<ApiKeyService>();
         s.AddScoped<DatabaseService>();
-        s.AddSingleton<ApiGate>();
+        s.AddSingleton<ApiKeyAuthenticator>();
+        s.AddSingleton<DatabaseLists>();
         s.AddSingleton<KeyUsageRecorder>();
         s.AddSingleton<Reconciler>();
         s.AddScoped<AccountEnforcer>();
@@ -85,10 +89,15 @@ public static class ServiceSetup
     {
         app.UseExceptionHandler(errors => errors.Run(http =>
             ApiEnvelope.IsApiPath(http.Request.Path) ? ApiEnvelope.WriteAsync(http, ApiErrors.Internal) : Results.Problem().ExecuteAsync(http)));
+        app.MapDashboard(); // first its status-code pages, so they also dress the refusals of the middleware below
+        // Who is calling (the dashboard's cookie, or an API key where an endpoint asks for it), whether they may, and
+        // whether they are within their request limits: for every endpoint, in this order.
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
         app.MapHealth();
         app.MapDatabaseApi();
         app.MapPaymentWebhook();
-        app.MapDashboard();
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }

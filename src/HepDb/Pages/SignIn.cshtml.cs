@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace HepDb.Pages;
 
-public sealed class SignInModel(SignInManager<DashboardUser> signIn, Api.ApiGate gate, IOptions<DashboardOptions> options) : PageModel
+public sealed class SignInModel(SignInManager<DashboardUser> signIn, Api.FailedAuthentications failures, IOptions<DashboardOptions> options) : PageModel
 {
     [BindProperty] public string? Email { get; set; }
     [BindProperty] public string? Password { get; set; }
@@ -20,8 +20,8 @@ public sealed class SignInModel(SignInManager<DashboardUser> signIn, Api.ApiGate
     {
         // Per user, Identity locks out after 5 failures; per address, failures share the API's failed-authentication
         // budget, so guessing across many accounts from one place is slowed down too.
-        var ip = Api.ApiGate.ClientIp(HttpContext) ?? "unknown";
-        if (gate.FailedAuthBlocked(ip) is { } retryAfter)
+        var ip = Api.ClientAddress.Of(HttpContext);
+        if (failures.Blocked(ip) is { } retryAfter)
         {
             Message = $"Too many failed sign-ins from your address. Try again in {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s.";
             Response.StatusCode = StatusCodes.Status429TooManyRequests;
@@ -30,7 +30,7 @@ public sealed class SignInModel(SignInManager<DashboardUser> signIn, Api.ApiGate
         var result = await signIn.PasswordSignInAsync(Email?.Trim() ?? "", Password ?? "", isPersistent: true, lockoutOnFailure: true);
         if (result.Succeeded)
             return LocalRedirect(Url.IsLocalUrl(ReturnUrl) ? ReturnUrl! : "/dashboard/database");
-        gate.RecordFailedAuth(ip);
+        failures.Record(ip);
         Message = result.IsLockedOut
             ? "Too many failed attempts: this sign-in is locked for 15 minutes."
             : "Wrong email or password.";

@@ -20,7 +20,7 @@ public sealed class SignUpModel(DashboardUsers users, SignInManager<DashboardUse
     public async Task<IActionResult> OnPostAsync(CancellationToken ct)
     {
         if (!Allowed) return NotFound();
-        var (user, errors) = await users.SignUpAsync(Email, Password, Tiers.Free, Actor.SignUp(Api.ApiGate.ClientIp(HttpContext)), ct);
+        var (user, errors) = await users.SignUpAsync(Email, Password, Tiers.Free, Actor.SignUp(Api.ClientAddress.Of(HttpContext)), ct);
         if (user is null)
         {
             Errors = errors;

@@ -73,8 +73,8 @@ public static class PaymentWebhook
             return ApiEnvelope.Fail(ApiErrors.InvalidBody("Unsupported event type or missing fields."));
         var account = await accounts.FindAsync(accountRef, ct);
         if (account is null) return ApiEnvelope.Fail(new Problem("NOT_FOUND", "Unknown account."));
-        var grant = await packs.GrantAsync(account.Id, packId, "webhook", id, new Actor("webhook", ApiGate.ClientIp(http)), ct);
-        return grant.Ok ? ApiEnvelope.Ok(new { grant = grant.Value!.Id, expiresAt = Databases.DatabaseView.Iso(grant.Value.ExpiresAt) })
+        var grant = await packs.GrantAsync(account.Id, packId, "webhook", id, new Actor("webhook", ClientAddress.Of(http)), ct);
+        return grant.Ok ? ApiEnvelope.Ok(new PackGranted(grant.Value!.Id, Databases.DatabaseView.Iso(grant.Value.ExpiresAt)))
             : ApiEnvelope.Fail(grant.Problem!);
     }
 
@@ -94,3 +94,6 @@ public static class PaymentWebhook
         return CryptographicOperations.FixedTimeEquals(expected, Encoding.ASCII.GetBytes(v1.ToLowerInvariant()));
     }
 }
+
+/// <summary>The webhook's answer to a granted pack.</summary>
+public sealed record PackGranted(string Grant, string ExpiresAt);

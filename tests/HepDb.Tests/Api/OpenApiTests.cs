@@ -31,4 +31,41 @@ public sealed class OpenApiTests(EngineServers engines)
         Assert.True(paths.GetProperty("/api/v1/db/databases").GetProperty("post").GetProperty("responses").TryGetProperty("201", out _));
         Assert.True(paths.GetProperty("/api/v1/db/databases/{id}").GetProperty("get").GetProperty("responses").TryGetProperty("200", out _));
     }
+
+    [Fact]
+    public async Task The_OpenAPI_document_describes_the_create_body_and_every_error_answer()
+    {
+        await using var app = new HepDbApp(engines);
+        var doc = JsonDocument.Parse(await app.CreateClient().GetStringAsync("/openapi/v1.json")).RootElement;
+        var paths = doc.GetProperty("paths");
+        JsonElement Schema(JsonElement content)
+        {
+            var schema = content.GetProperty("application/json").GetProperty("schema");
+            return schema.TryGetProperty("$ref", out var reference)
+                ? doc.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/')[^1])
+                : schema;
+        }
+
+        var create = paths.GetProperty("/api/v1/db/databases").GetProperty("post");
+        var body = Schema(create.GetProperty("requestBody").GetProperty("content")).GetProperty("properties");
+        Assert.Equal(new[] { "engine", "name" }, body.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+
+        var expected = new Dictionary<(string Path, string Method), string[]>
+        {
+            [("/api/v1/db/databases", "get")] = ["401", "429", "500"],
+            [("/api/v1/db/databases", "post")] = ["400", "401", "403", "413", "415", "422", "429", "500", "503"],
+            [("/api/v1/db/databases/{id}", "get")] = ["401", "404", "429", "500", "503"],
+            [("/api/v1/db/databases/{id}/rotate", "post")] = ["401", "404", "415", "429", "500", "503"],
+        };
+        foreach (var ((path, method), failures) in expected)
+        {
+            var responses = paths.GetProperty(path).GetProperty(method).GetProperty("responses");
+            Assert.Equal(failures, responses.EnumerateObject().Select(r => r.Name).Where(s => s[0] is '4' or '5').Order(StringComparer.Ordinal));
+            foreach (var status in failures)
+            {
+                var envelope = Schema(responses.GetProperty(status).GetProperty("content")).GetProperty("properties");
+                Assert.Equal(new[] { "code", "error", "ok" }, envelope.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+            }
+        }
+    }
 }

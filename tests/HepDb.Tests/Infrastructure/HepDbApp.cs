@@ -104,7 +104,8 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
     {
         var response = await account.Api.PostAsJsonAsync("/api/v1/db/databases", new { name, engine });
         var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, body);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created,
+            $"{body}\nServer log, errors:\n{string.Join('\n', Log.Lines.Where(l => l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("Exception", StringComparison.Ordinal)).TakeLast(10))}");
         var created = CreatedDatabase.Parse(body);
         SecretsSeen.Add(created.Password);
         return created;

@@ -1,0 +1,7 @@
+namespace HepDb.Api;
+
+/// <summary>The address a request came from, as the audit log, the rate limits and the sign-in budget see it.</summary>
+public static class ClientAddress
+{
+    public static string? Of(HttpContext http) => http.Connection.RemoteIpAddress?.ToString();
+}
