@@ -72,7 +72,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
     /// <summary>Turns new databases on an engine on or off for every replica. MariaDB is always on.</summary>
     public async Task<Problem?> SetEngineEnabledAsync(EngineKind kind, bool enabled, Actor actor, CancellationToken ct)
     {
-        if (kind == EngineKind.MariaDb && !enabled) return new Problem("ENGINE_DISABLED", "MariaDB is the primary pool and is always available.");
+        if (kind == EngineKind.MariaDb && !enabled) return ApiErrors.MariaDbAlwaysOn;
         var row = await db.EngineSwitches.FirstOrDefaultAsync(s => s.Engine == kind.WireName(), ct);
         if (row is null) db.EngineSwitches.Add(row = new EngineSwitch { Engine = kind.WireName(), ChangedBy = actor.Id });
         row.Enabled = enabled;

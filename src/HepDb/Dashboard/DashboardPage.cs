@@ -1,13 +1,11 @@
 using System.Security.Claims;
 using HepDb.Accounts;
 using HepDb.Audit;
-using HepDb.Data;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Filters;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Dashboard;
@@ -33,7 +31,6 @@ public abstract class DashboardPage : PageModel
     public string? Notice => _notice ?? FlashNotice;
     public string? Error => _error ?? FlashError;
 
-    protected HepDbContext Db => HttpContext.RequestServices.GetRequiredService<HepDbContext>();
     protected T Service<T>() where T : notnull => HttpContext.RequestServices.GetRequiredService<T>();
     protected Actor Actor => Actor.User(CurrentUser.Id, Api.ApiGate.ClientIp(HttpContext));
 
@@ -41,9 +38,7 @@ public abstract class DashboardPage : PageModel
     {
         var userId = User.FindFirstValue(ClaimTypes.NameIdentifier);
         var stamp = User.FindFirstValue(Service<IOptions<IdentityOptions>>().Value.ClaimsIdentity.SecurityStampClaimType);
-        var user = userId is null ? null : await Db.DashboardUsers.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId);
-        var account = user is null ? null : await Db.Accounts.AsNoTracking().FirstOrDefaultAsync(a => a.Id == user.AccountId);
-        if (user is null || account is null || stamp != user.SecurityStamp)
+        if (await Service<DashboardUsers>().SignedInAsync(userId, stamp, HttpContext.RequestAborted) is not var (user, account))
         {
             await HttpContext.SignOutAsync(IdentityConstants.ApplicationScheme);
             context.Result = Redirect($"/sign-in?ReturnUrl={Uri.EscapeDataString(Request.Path)}");

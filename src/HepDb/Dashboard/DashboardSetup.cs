@@ -75,20 +75,29 @@ public static class DashboardSetup
         return Task.CompletedTask;
     }
 
+    /// <summary>The short page every error outside the API gets, for the response's status: a 404, a forged form's 400,
+    /// or the 500 of an unhandled exception (whose details stay in the log).</summary>
+    public static Task WriteErrorPageAsync(HttpContext http)
+    {
+        http.Response.ContentType = "text/html; charset=utf-8";
+        var status = http.Response.StatusCode;
+        var what = status switch
+        {
+            404 => "Not found",
+            400 => "Bad request: reload the page and try again",
+            500 => "Something went wrong on our side; try again shortly",
+            _ => "Error",
+        };
+        return http.Response.WriteAsync(
+            $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} · HepDb</title></head>" +
+            $"<body style=\"font-family:system-ui;margin:3rem\"><h1>{status}: {what}</h1><p><a href=\"/dashboard/database\">Back to your databases</a></p></body></html>");
+    }
+
     public static WebApplication MapDashboard(this WebApplication app)
     {
         // An empty error answer outside the API (a 404 from the admin area, a 400 from a forged form) gets a short page.
-        app.UseStatusCodePages(async context =>
-        {
-            var http = context.HttpContext;
-            if (Api.ApiEnvelope.IsApiPath(http.Request.Path)) return;
-            http.Response.ContentType = "text/html; charset=utf-8";
-            var status = http.Response.StatusCode;
-            var what = status switch { 404 => "Not found", 400 => "Bad request: reload the page and try again", _ => "Error" };
-            await http.Response.WriteAsync(
-                $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} · HepDb</title></head>" +
-                $"<body style=\"font-family:system-ui;margin:3rem\"><h1>{status}: {what}</h1><p><a href=\"/dashboard/database\">Back to your databases</a></p></body></html>");
-        });
+        app.UseStatusCodePages(context =>
+            Api.ApiEnvelope.IsApiPath(context.HttpContext.Request.Path) ? Task.CompletedTask : WriteErrorPageAsync(context.HttpContext));
         app.UseAuthentication();
         app.UseAuthorization();
         app.Use(async (http, next) =>

@@ -27,7 +27,6 @@ public static class ServiceSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineSwitchSync>());
         builder.Services.AddDashboard();
         builder.Services.AddOpenApi();
-        builder.Services.AddProblemDetails();
         return builder;
     }
 
@@ -77,14 +76,17 @@ public static class ServiceSetup
         s.AddSingleton<QuotaWatcher>();
         s.AddSingleton<EngineSwitchSync>();
         s.AddScoped<AdminService>();
+        s.AddScoped<Audit.AuditReader>();
         s.AddDashboardUsers();
         return s;
     }
 
     public static WebApplication MapHepDb(this WebApplication app)
     {
+        // One error format each side: the JSON envelope on the API, the dashboard's short page elsewhere; neither shows
+        // the exception (it is logged).
         app.UseExceptionHandler(errors => errors.Run(http =>
-            ApiEnvelope.IsApiPath(http.Request.Path) ? ApiEnvelope.WriteAsync(http, ApiErrors.Internal) : Results.Problem().ExecuteAsync(http)));
+            ApiEnvelope.IsApiPath(http.Request.Path) ? ApiEnvelope.WriteAsync(http, ApiErrors.Internal) : DashboardSetup.WriteErrorPageAsync(http)));
         app.MapHealth();
         app.MapDatabaseApi();
         app.MapPaymentWebhook();

@@ -12,7 +12,7 @@ public sealed class SignUpModel(DashboardUsers users, SignInManager<DashboardUse
 {
     [BindProperty] public string? Email { get; set; }
     [BindProperty] public string? Password { get; set; }
-    public IReadOnlyList<string> Errors { get; private set; } = [];
+    public string? Error { get; private set; }
     public bool Allowed => options.Value.AllowSignUp;
 
     public void OnGet() { }
@@ -20,13 +20,13 @@ public sealed class SignUpModel(DashboardUsers users, SignInManager<DashboardUse
     public async Task<IActionResult> OnPostAsync(CancellationToken ct)
     {
         if (!Allowed) return NotFound();
-        var (user, errors) = await users.SignUpAsync(Email, Password, Tiers.Free, Actor.SignUp(Api.ApiGate.ClientIp(HttpContext)), ct);
-        if (user is null)
+        var user = await users.SignUpAsync(Email, Password, Tiers.Free, Actor.SignUp(Api.ApiGate.ClientIp(HttpContext)), ct);
+        if (!user.Ok)
         {
-            Errors = errors;
+            Error = user.Problem!.Message;
             return Page();
         }
-        await signIn.SignInAsync(user, isPersistent: true);
+        await signIn.SignInAsync(user.Value!, isPersistent: true);
         return LocalRedirect("/dashboard/database");
     }
 }

@@ -52,7 +52,7 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
         Assert.True(await page.GetByRole(AriaRole.Link, new() { Name = "Buy" }).CountAsync() > 0);
 
         await using (var scope = app.Services.CreateAsyncScope())
-            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(accountId, "billing dispute", Actor.Operator, CancellationToken.None));
+            Assert.Empty((await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(accountId, "billing dispute", Actor.Operator, CancellationToken.None)).Value!);
 
         // Top Up: no Buy link, a disabled Buy that says why.
         await page.GotoAsync("/dashboard/database/top-up");

@@ -4,14 +4,14 @@ using HepDb.Audit;
 using HepDb.Dashboard;
 using HepDb.Quotas;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Pages.Admin;
 
 /// <summary>One account: its limits, packs, databases and keys, and the operator's actions on it. Every action goes
 /// through the same service the operator tool uses.</summary>
-public sealed class AccountModel(AdminService admin, PackService packs, Suspension suspension, DashboardUsers users, IOptions<PacksOptions> catalogue, TimeProvider time)
+public sealed class AccountModel(
+    AdminService admin, AccountService accounts, PackService packs, Suspension suspension, DashboardUsers users, IOptions<PacksOptions> catalogue, TimeProvider time)
     : OperatorPage
 {
     [BindProperty(SupportsGet = true)] public string Id { get; set; } = "";
@@ -30,54 +30,48 @@ public sealed class AccountModel(AdminService admin, PackService packs, Suspensi
         return Page();
     }
 
-    public async Task<IActionResult> OnPostTierAsync(string tier, CancellationToken ct)
+    public async Task<IActionResult> OnPostTierAsync(string? tier, CancellationToken ct)
     {
-        if (!await ExistsAsync(ct)) return NotFound();
-        if (!Tiers.All.Contains(tier)) return Refused(new Api.Problem("INVALID_TIER", "Choose free, premium or admin."), new { Id });
-        await packs.SetTierAsync(Id, tier, OperatorActor, ct);
-        return Done($"Tier set to {tier}; limits apply at once.", new { Id });
+        if (await accounts.FindAsync(Id, ct) is null) return NotFound();
+        var set = await packs.SetTierAsync(Id, tier, OperatorActor, ct);
+        return set.Ok ? Done($"Tier set to {tier}; limits apply at once.", new { Id }) : Refused(set.Problem!, new { Id });
     }
 
     public async Task<IActionResult> OnPostPackAsync(string pack, CancellationToken ct)
     {
-        if (!await ExistsAsync(ct)) return NotFound();
+        if (await accounts.FindAsync(Id, ct) is null) return NotFound();
         var granted = await packs.GrantAsync(Id, pack, "operator", null, OperatorActor, ct);
         return granted.Ok ? Done($"Granted {pack} until {Format.Utc(granted.Value!.ExpiresAt)}.", new { Id }) : Refused(granted.Problem!, new { Id });
     }
 
     public async Task<IActionResult> OnPostSuspendAsync(string? reason, CancellationToken ct)
     {
-        if (!await ExistsAsync(ct)) return NotFound();
-        if (string.IsNullOrWhiteSpace(reason)) return Refused(new Api.Problem("REASON_REQUIRED", "A suspension needs a reason."), new { Id });
-        var errors = await suspension.SuspendAsync(Id, reason, OperatorActor, ct);
-        return Finished("Suspended: keys disabled, databases locked, sessions ended.", errors);
+        if (await accounts.FindAsync(Id, ct) is null) return NotFound();
+        return Finished("Suspended: keys disabled, databases locked, sessions ended.", await suspension.SuspendAsync(Id, reason, OperatorActor, ct));
     }
 
     public async Task<IActionResult> OnPostLiftAsync(string? reason, CancellationToken ct)
     {
-        if (!await ExistsAsync(ct)) return NotFound();
-        if (string.IsNullOrWhiteSpace(reason)) return Refused(new Api.Problem("REASON_REQUIRED", "Lifting a suspension needs a reason."), new { Id });
-        var errors = await suspension.LiftAsync(Id, reason, OperatorActor, ct);
-        return Finished("Suspension lifted: the keys and databases are back as they were.", errors);
+        if (await accounts.FindAsync(Id, ct) is null) return NotFound();
+        return Finished("Suspension lifted: the keys and databases are back as they were.", await suspension.LiftAsync(Id, reason, OperatorActor, ct));
     }
 
     /// <summary>Sets a generated password (shown once, here), lifts a sign-in lockout and ends the user's sessions.</summary>
     public async Task<IActionResult> OnPostResetPasswordAsync(CancellationToken ct)
     {
-        var account = await Db.Accounts.FirstOrDefaultAsync(a => a.Id == Id, ct);
+        var account = await accounts.FindAsync(Id, ct);
         if (account is null) return NotFound();
         var password = Security.Secrets.NewDatabasePassword();
-        var errors = await users.SetPasswordAsync(account, password, OperatorActor, ct);
-        if (errors.Count > 0) return Refused(new Api.Problem("INVALID_PASSWORD", string.Join(" ", errors)), new { Id });
+        if (await users.SetPasswordAsync(account, password, OperatorActor, ct) is { } problem) return Refused(problem, new { Id });
         TemporaryPassword = password;
         Say("Password reset: the user's sessions are ended and any lockout is lifted. Give them this password; it is shown once.");
         Detail = (await admin.DetailAsync(Id, ct))!;
         return Page();
     }
 
-    private Task<bool> ExistsAsync(CancellationToken ct) => Db.Accounts.AnyAsync(a => a.Id == Id, ct);
-
-    private IActionResult Finished(string notice, IReadOnlyList<string> engineErrors) => engineErrors.Count == 0
-        ? Done(notice, new { Id })
-        : Refused(new Api.Problem("ENGINE_UNAVAILABLE", $"Recorded, but some engine steps failed and will be retried by the quota watcher: {string.Join("; ", engineErrors)}"), new { Id });
+    /// <summary>A suspension or its lifting: refused, done, or recorded with engine steps left to the quota watcher.</summary>
+    private IActionResult Finished(string notice, Api.Outcome<IReadOnlyList<string>> outcome) =>
+        !outcome.Ok ? Refused(outcome.Problem!, new { Id })
+        : outcome.Value!.Count == 0 ? Done(notice, new { Id })
+        : Refused(Api.ApiErrors.EngineStepsPending(outcome.Value), new { Id });
 }

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace HepDb.Pages.Admin;
 
-public sealed class AuditModel(AccountService accounts) : OperatorPage
+public sealed class AuditModel(AccountService accounts, AuditReader audit) : OperatorPage
 {
     [BindProperty(SupportsGet = true, Name = "account")] public string? AccountFilter { get; set; }
     [BindProperty(SupportsGet = true, Name = "action")] public string? ActionFilter { get; set; }
@@ -24,6 +24,6 @@ public sealed class AuditModel(AccountService accounts) : OperatorPage
                 return;
             }
         }
-        Entries = await AuditView.LoadAsync(Db, accountId, string.IsNullOrWhiteSpace(ActionFilter) ? null : ActionFilter.Trim(), 500, ct);
+        Entries = await audit.ViewAsync(accountId, string.IsNullOrWhiteSpace(ActionFilter) ? null : ActionFilter.Trim(), 500, ct);
     }
 }

@@ -4,9 +4,9 @@ using HepDb.Dashboard;
 namespace HepDb.Pages.Dashboard.Database;
 
 /// <summary>The account's own audit log: keys, databases, passwords revealed and rotated, suspensions.</summary>
-public sealed class ActivityModel : DashboardPage
+public sealed class ActivityModel(AuditReader audit) : DashboardPage
 {
     public AuditView Entries { get; private set; } = null!;
 
-    public async Task OnGetAsync(CancellationToken ct) => Entries = await AuditView.LoadAsync(Db, Account.Id, null, 200, ct);
+    public async Task OnGetAsync(CancellationToken ct) => Entries = await audit.ViewAsync(Account.Id, null, 200, ct);
 }
