@@ -1,14 +1,14 @@
 using System.CommandLine;
 using HepDb.Accounts;
-using HepDb.Admin;
 using HepDb.Api;
 using HepDb.ApiKeys;
 using HepDb.Audit;
-using HepDb.Dashboard;
 using HepDb.Data;
 using HepDb.Engines;
 using HepDb.Hosting;
 using HepDb.Quotas;
+using HepDb.Web.Admin;
+using HepDb.Web.Users;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

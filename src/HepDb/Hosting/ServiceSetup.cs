@@ -1,15 +1,15 @@
 using HepDb.Accounts;
-using HepDb.Admin;
 using HepDb.Api;
 using HepDb.ApiKeys;
 using HepDb.Data;
-using HepDb.Dashboard;
 using HepDb.Databases;
-using HepDb.Quotas;
 using HepDb.Engines;
 using HepDb.Health;
 using HepDb.Hosting.LocalEngines;
+using HepDb.Quotas;
 using HepDb.Security;
+using HepDb.Web;
+using HepDb.Web.Admin;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Hosting;

@@ -73,7 +73,7 @@ public static class DashboardAccounts
         await using var scope = app.Services.CreateAsyncScope();
         var account = (await scope.ServiceProvider.GetRequiredService<HepDb.Accounts.AccountService>()
             .CreateAsync(email, tier, HepDb.Audit.Actor.Operator, CancellationToken.None)).Value!;
-        Assert.Null(await scope.ServiceProvider.GetRequiredService<HepDb.Dashboard.DashboardUsers>()
+        Assert.Null(await scope.ServiceProvider.GetRequiredService<HepDb.Web.Users.DashboardUsers>()
             .SetPasswordAsync(account, DashboardKit.Password, HepDb.Audit.Actor.Operator, CancellationToken.None));
         return (account.Id, email);
     }

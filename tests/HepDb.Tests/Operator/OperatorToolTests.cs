@@ -156,7 +156,7 @@ public sealed class OperatorToolTests(EngineServers engines)
         app.Remember(password.Output.Trim());
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            var users = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<HepDb.Dashboard.DashboardUser>>();
+            var users = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<HepDb.Web.Users.DashboardUser>>();
             var user = await users.FindByEmailAsync(email);
             Assert.NotNull(user);
             Assert.True(await users.CheckPasswordAsync(user, password.Output.Trim()));
