@@ -32,7 +32,7 @@ public abstract class DashboardPage : PageModel
     public string? Notice => _notice ?? FlashNotice;
     public string? Error => _error ?? FlashError;
 
-    protected T Service<T>() where T : notnull => HttpContext.RequestServices.GetRequiredService<T>();
+    private T Service<T>() where T : notnull => HttpContext.RequestServices.GetRequiredService<T>();
     protected Actor Actor => Actor.User(CurrentUser.Id, Api.ApiGate.ClientIp(HttpContext));
 
     public override async Task OnPageHandlerExecutionAsync(PageHandlerExecutingContext context, PageHandlerExecutionDelegate next)
