@@ -17,7 +17,7 @@ using Microsoft.Extensions.Logging;
 // server (appsettings.json in the working directory, then HepDb__* environment variables), applies pending
 // migrations, and prints plain values on stdout so scripts can capture them. Exit codes: 0 done; 1 refused (a catalog
 // problem, its message on stderr, nothing changed) or partly done (engine steps left to the quota watcher); 64 usage;
-// 70 a bug (the exception and its stack trace on stderr).
+// 70 unexpected: a bug, or a metadata store that cannot be reached (the exception and its stack trace on stderr).
 const int Refused = 1, Usage = 64, Bug = 70;
 var root = new RootCommand("HepDb operator commands");
 var configFile = new Option<string?>("--config") { Description = "An extra JSON settings file", Recursive = true };
