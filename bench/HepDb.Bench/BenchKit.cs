@@ -73,7 +73,7 @@ internal static class BenchHost
     public static async Task<(string AccountId, string Key)> TenantAsync(IServiceProvider services, string email, string tier, CancellationToken ct)
     {
         await using var scope = services.CreateAsyncScope();
-        var account = await scope.ServiceProvider.GetRequiredService<AccountService>().CreateAsync(email, tier, Actor.Operator, ct);
+        var account = (await scope.ServiceProvider.GetRequiredService<AccountService>().CreateAsync(email, tier, Actor.Operator, ct)).Value!;
         var key = await scope.ServiceProvider.GetRequiredService<ApiKeyService>().MintAsync(account.Id, null, Actor.Operator, ct);
         return (account.Id, key.Value!.Value);
     }

@@ -194,7 +194,7 @@ namespace HepDb.Bench
             {
                 var accounts = scope.ServiceProvider.GetRequiredService<AccountService>();
                 for (var a = 0; a < accountCount; a++)
-                    _accounts.Add((await accounts.CreateAsync($"bench-{a}@bench.invalid", Tiers.Admin, Actor.Operator, ct)).Id);
+                    _accounts.Add((await accounts.CreateAsync($"bench-{a}@bench.invalid", Tiers.Admin, Actor.Operator, ct)).Value!.Id);
             }
             Console.WriteLine($"Provisioning through DatabaseService.CreateAsync, {settings.Parallel} at a time, " +
                               $"{accountCount} admin-tier account(s) holding up to {perAccount} databases per engine:");

@@ -1,20 +1,24 @@
 using System.CommandLine;
 using HepDb.Accounts;
-using HepDb.Admin;
+using HepDb.Api;
 using HepDb.ApiKeys;
 using HepDb.Audit;
-using HepDb.Dashboard;
 using HepDb.Data;
 using HepDb.Engines;
 using HepDb.Hosting;
 using HepDb.Quotas;
+using HepDb.Web.Admin;
+using HepDb.Web.Users;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 // hepdb-admin: the operator's own tool on the host (not an HTTP endpoint). It reads the same configuration as the
 // server (appsettings.json in the working directory, then HepDb__* environment variables), applies pending
-// migrations, and prints plain values on stdout so scripts can capture them. Exit codes: 0 ok, 1 refused, 2 usage.
+// migrations, and prints plain values on stdout so scripts can capture them. Exit codes: 0 done; 1 refused (a catalog
+// problem, its message on stderr, nothing changed) or partly done (engine steps left to the quota watcher); 64 usage;
+// 70 unexpected: a bug, or a metadata store that cannot be reached (the exception and its stack trace on stderr).
+const int Refused = 1, Usage = 64, Bug = 70;
 var root = new RootCommand("HepDb operator commands");
 var configFile = new Option<string?>("--config") { Description = "An extra JSON settings file", Recursive = true };
 root.Options.Add(configFile);
@@ -28,8 +32,9 @@ var account = new Command("account", "Accounts");
 var accountCreate = new Command("create", "Create an account; prints its id") { email, tier };
 accountCreate.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
-    var created = await sp.GetRequiredService<AccountService>().CreateAsync(p.GetValue(email)!, p.GetValue(tier)!, Actor.Operator, ct);
-    Console.WriteLine(created.Id);
+    var created = await sp.GetRequiredService<AccountService>().CreateAsync(p.GetValue(email), p.GetValue(tier), Actor.Operator, ct);
+    if (!created.Ok) return Refuse(created.Problem!);
+    Console.WriteLine(created.Value!.Id);
     return 0;
 }));
 account.Subcommands.Add(accountCreate);
@@ -38,9 +43,11 @@ var tierArg = new Option<string>("--tier") { Description = "free | premium | adm
 var setTier = new Command("set-tier", "Change an account's tier; connection limits follow on every database") { accountRef, tierArg };
 setTier.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
-    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
-    await sp.GetRequiredService<PackService>().SetTierAsync(target.Id, p.GetValue(tierArg)!, Actor.Operator, ct);
-    Console.WriteLine(p.GetValue(tierArg));
+    var target = await sp.GetRequiredService<AccountService>().GetAsync(p.GetValue(accountRef)!, ct);
+    if (!target.Ok) return Refuse(target.Problem!);
+    var set = await sp.GetRequiredService<PackService>().SetTierAsync(target.Value!.Id, p.GetValue(tierArg), Actor.Operator, ct);
+    if (!set.Ok) return Refuse(set.Problem!);
+    Console.WriteLine(set.Value!.Tier);
     return 0;
 }));
 account.Subcommands.Add(setTier);
@@ -49,18 +56,18 @@ var reason = new Option<string>("--reason") { Description = "Why (kept in the au
 var suspend = new Command("suspend", "Suspend: disable every key, lock every database user and end its sessions") { accountRef, reason };
 suspend.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
-    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
-    var errors = await sp.GetRequiredService<Suspension>().SuspendAsync(target.Id, p.GetValue(reason)!, Actor.Operator, ct);
-    return Report("suspended", errors);
+    var target = await sp.GetRequiredService<AccountService>().GetAsync(p.GetValue(accountRef)!, ct);
+    if (!target.Ok) return Refuse(target.Problem!);
+    return Report("suspended", await sp.GetRequiredService<Suspension>().SuspendAsync(target.Value!.Id, p.GetValue(reason), Actor.Operator, ct));
 }));
 account.Subcommands.Add(suspend);
 
 var unsuspend = new Command("unsuspend", "Lift a suspension and restore exactly the earlier state") { accountRef, reason };
 unsuspend.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
-    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
-    var errors = await sp.GetRequiredService<Suspension>().LiftAsync(target.Id, p.GetValue(reason)!, Actor.Operator, ct);
-    return Report("unsuspended", errors);
+    var target = await sp.GetRequiredService<AccountService>().GetAsync(p.GetValue(accountRef)!, ct);
+    if (!target.Ok) return Refuse(target.Problem!);
+    return Report("unsuspended", await sp.GetRequiredService<Suspension>().LiftAsync(target.Value!.Id, p.GetValue(reason), Actor.Operator, ct));
 }));
 account.Subcommands.Add(unsuspend);
 
@@ -69,9 +76,10 @@ var packId = new Option<string>("--pack") { Description = "A pack id from the ca
 var packGrant = new Command("grant", "Grant a pack to an account; prints its expiry (UTC)") { accountRef, packId };
 packGrant.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
-    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
-    var grant = await sp.GetRequiredService<PackService>().GrantAsync(target.Id, p.GetValue(packId)!, "operator", null, Actor.Operator, ct);
-    if (!grant.Ok) return Refuse(grant.Problem!.Message);
+    var target = await sp.GetRequiredService<AccountService>().GetAsync(p.GetValue(accountRef)!, ct);
+    if (!target.Ok) return Refuse(target.Problem!);
+    var grant = await sp.GetRequiredService<PackService>().GrantAsync(target.Value!.Id, p.GetValue(packId)!, "operator", null, Actor.Operator, ct);
+    if (!grant.Ok) return Refuse(grant.Problem!);
     Console.WriteLine(HepDb.Databases.DatabaseView.Iso(grant.Value!.ExpiresAt));
     return 0;
 }));
@@ -84,7 +92,7 @@ watcherRun.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
     var report = await sp.GetRequiredService<QuotaWatcher>().RunNowAsync(ct);
     Console.WriteLine(report.Summary());
-    return report.Servers.All(s => s.Ok) && report.Errors.Count == 0 ? 0 : 1;
+    return report.Servers.All(s => s.Ok) && report.Errors.Count == 0 ? 0 : Refused;
 }));
 watcher.Subcommands.Add(watcherRun);
 root.Subcommands.Add(watcher);
@@ -94,9 +102,10 @@ var key = new Command("key", "Management API keys");
 var keyMint = new Command("mint", "Mint a key for an account; prints the key alone") { accountRef, label };
 keyMint.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
-    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
-    var minted = await sp.GetRequiredService<ApiKeyService>().MintAsync(target.Id, p.GetValue(label), Actor.Operator, ct);
-    if (!minted.Ok) return Refuse(minted.Problem!.Message);
+    var target = await sp.GetRequiredService<AccountService>().GetAsync(p.GetValue(accountRef)!, ct);
+    if (!target.Ok) return Refuse(target.Problem!);
+    var minted = await sp.GetRequiredService<ApiKeyService>().MintAsync(target.Value!.Id, p.GetValue(label), Actor.Operator, ct);
+    if (!minted.Ok) return Refuse(minted.Problem!);
     Console.WriteLine(minted.Value!.Value);
     return 0;
 }));
@@ -118,10 +127,10 @@ var generate = new Option<bool>("--generate") { Description = "Generate a passwo
 var setPassword = new Command("set-password", "Set the dashboard password of an account's user (creating the user if the account has none)") { accountRef, generate };
 setPassword.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
-    var target = await FindAccountAsync(sp, p.GetValue(accountRef)!, ct);
+    var target = await sp.GetRequiredService<AccountService>().GetAsync(p.GetValue(accountRef)!, ct);
+    if (!target.Ok) return Refuse(target.Problem!);
     var password = p.GetValue(generate) ? HepDb.Security.Secrets.NewDatabasePassword() : Console.In.ReadLine() ?? "";
-    var errors = await sp.GetRequiredService<DashboardUsers>().SetPasswordAsync(target, password, Actor.Operator, ct);
-    if (errors.Count > 0) return Refuse(string.Join(" ", errors));
+    if (await sp.GetRequiredService<DashboardUsers>().SetPasswordAsync(target.Value!, password, Actor.Operator, ct) is { } problem) return Refuse(problem);
     if (p.GetValue(generate)) Console.WriteLine(password);
     return 0;
 }));
@@ -144,9 +153,8 @@ foreach (var (verb, on) in new[] { ("enable", true), ("disable", false) })
     var cmd = new Command(verb, on ? "Allow new databases on an engine again" : "Refuse new databases on an engine (ENGINE_DISABLED); existing ones keep working") { engineName };
     cmd.SetAction((p, ct) => WithServicesAsync(p, async sp =>
     {
-        if (!EngineKinds.TryParse(p.GetValue(engineName), out var kind)) return Refuse("engine must be one of: mariadb, postgres, mongo.");
-        var problem = await sp.GetRequiredService<AdminService>().SetEngineEnabledAsync(kind, on, Actor.Operator, ct);
-        if (problem is not null) return Refuse(problem.Message);
+        if (!EngineKinds.TryParse(p.GetValue(engineName), out var kind)) return Refuse(ApiErrors.InvalidEngine());
+        if (await sp.GetRequiredService<AdminService>().SetEngineEnabledAsync(kind, on, Actor.Operator, ct) is { } problem) return Refuse(problem);
         Console.WriteLine($"{kind.WireName()} {verb}d");
         return 0;
     }));
@@ -162,8 +170,13 @@ var auditList = new Command("list", "Entries, newest first: time, account, actor
 auditList.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
     string? accountId = null;
-    if (p.GetValue(auditAccount) is { } reference) accountId = (await FindAccountAsync(sp, reference, ct)).Id;
-    foreach (var e in await sp.GetRequiredService<HepDbContext>().QueryAsync(accountId, p.GetValue(auditAction), p.GetValue(auditLimit), ct))
+    if (p.GetValue(auditAccount) is { } reference)
+    {
+        var target = await sp.GetRequiredService<AccountService>().GetAsync(reference, ct);
+        if (!target.Ok) return Refuse(target.Problem!);
+        accountId = target.Value!.Id;
+    }
+    foreach (var e in await sp.GetRequiredService<AuditReader>().EntriesAsync(accountId, p.GetValue(auditAction), p.GetValue(auditLimit), ct))
         Console.WriteLine(string.Join('\t', HepDb.Databases.DatabaseView.Iso(e.At), e.AccountId ?? "-", e.Actor, e.Action, e.TargetId ?? "-", e.Ip ?? "-", e.Detail ?? "-"));
     return 0;
 }));
@@ -174,23 +187,37 @@ var quickstart = new Command("quickstart", "Ensure a local admin-tier account; p
 quickstart.SetAction((p, ct) => WithServicesAsync(p, async sp =>
 {
     var accounts = sp.GetRequiredService<AccountService>();
-    var target = await accounts.FindAsync(p.GetValue(email)!, ct) ?? await accounts.CreateAsync(p.GetValue(email)!, Tiers.Admin, Actor.Operator, ct);
+    var found = await accounts.FindAsync(p.GetValue(email)!, ct);
+    var target = found is not null ? found : await accounts.CreateAsync(p.GetValue(email), Tiers.Admin, Actor.Operator, ct);
+    if (!target.Ok) return Refuse(target.Problem!);
     var keys = sp.GetRequiredService<ApiKeyService>();
-    var existing = (await keys.ListAsync(target.Id, ct)).FirstOrDefault(k => k.Label == "quickstart");
+    var existing = (await keys.ListAsync(target.Value!.Id, ct)).FirstOrDefault(k => k.Label == "quickstart");
     var minted = existing is null
-        ? await keys.MintAsync(target.Id, "quickstart", Actor.Operator, ct)
-        : await keys.RotateAsync(target.Id, existing.Id, Actor.Operator, ct);
-    if (!minted.Ok) return Refuse(minted.Problem!.Message);
+        ? await keys.MintAsync(target.Value.Id, "quickstart", Actor.Operator, ct)
+        : await keys.RotateAsync(target.Value.Id, existing.Id, Actor.Operator, ct);
+    if (!minted.Ok) return Refuse(minted.Problem!);
     var password = HepDb.Security.Secrets.NewDatabasePassword();
-    var errors = await sp.GetRequiredService<DashboardUsers>().SetPasswordAsync(target, password, Actor.Operator, ct);
-    if (errors.Count > 0) return Refuse(string.Join(" ", errors));
+    if (await sp.GetRequiredService<DashboardUsers>().SetPasswordAsync(target.Value, password, Actor.Operator, ct) is { } problem) return Refuse(problem);
     Console.WriteLine(minted.Value!.Value);
     Console.WriteLine(password);
     return 0;
 }));
 root.Subcommands.Add(quickstart);
 
-return await root.Parse(args).InvokeAsync();
+// A usage error prints what is wrong and the help (System.CommandLine's own answer), with its own exit code. Anything
+// thrown is a bug, never a refusal: it is not caught by System.CommandLine's handler (which would answer 1 like a
+// refusal) but printed whole, stack trace included.
+var parsed = root.Parse(args);
+try
+{
+    var exit = await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return parsed.Errors.Count > 0 ? Usage : exit;
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"hepdb-admin: unexpected error:{Environment.NewLine}{e}");
+    return Bug;
+}
 
 async Task<int> WithServicesAsync(ParseResult parse, Func<IServiceProvider, Task<int>> work)
 {
@@ -206,32 +233,23 @@ async Task<int> WithServicesAsync(ParseResult parse, Func<IServiceProvider, Task
         .BuildServiceProvider();
     await using (services)
     {
-        try
-        {
-            await MetadataStore.MigrateAsync(services);
-            await using var scope = services.CreateAsyncScope();
-            return await work(scope.ServiceProvider);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            return Refuse(e.Message);
-        }
+        await MetadataStore.MigrateAsync(services);
+        await using var scope = services.CreateAsyncScope();
+        return await work(scope.ServiceProvider);
     }
 }
 
-static async Task<Account> FindAccountAsync(IServiceProvider sp, string reference, CancellationToken ct) =>
-    await sp.GetRequiredService<AccountService>().FindAsync(reference, ct)
-    ?? throw new InvalidOperationException($"No account '{reference}'.");
-
-static int Report(string done, IReadOnlyList<string> errors)
+// A suspension or its lifting: refused, or done with the engine steps that failed (retried by the quota watcher).
+static int Report(string done, Outcome<IReadOnlyList<string>> outcome)
 {
+    if (!outcome.Ok) return Refuse(outcome.Problem!);
     Console.WriteLine(done);
-    foreach (var e in errors) Console.Error.WriteLine($"hepdb-admin: {e} (will be retried by the quota watcher)");
-    return errors.Count == 0 ? 0 : 1;
+    foreach (var e in outcome.Value!) Console.Error.WriteLine($"hepdb-admin: {e} (will be retried by the quota watcher)");
+    return outcome.Value.Count == 0 ? 0 : Refused;
 }
 
-static int Refuse(string message)
+static int Refuse(Problem problem)
 {
-    Console.Error.WriteLine($"hepdb-admin: {message}");
-    return 1;
+    Console.Error.WriteLine($"hepdb-admin: {problem.Message}");
+    return Refused;
 }

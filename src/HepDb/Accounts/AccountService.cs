@@ -1,3 +1,4 @@
+using HepDb.Api;
 using HepDb.Audit;
 using HepDb.Data;
 using HepDb.Hosting;
@@ -9,16 +10,24 @@ namespace HepDb.Accounts;
 
 public sealed class AccountService(HepDbContext db, TimeProvider time, IOptions<TiersOptions> tiers)
 {
-    public async Task<Account> CreateAsync(string email, string tier, Actor actor, CancellationToken ct)
+    /// <summary>The one email rule (sign-up, the operator tool): 1-254 characters with an '@' that has something on
+    /// both sides.</summary>
+    public static Problem? ValidateEmail(string? email)
     {
-        email = email.Trim();
-        if (email.Length is 0 or > 254 || !email.Contains('@', StringComparison.Ordinal))
-            throw new ArgumentException("An account needs an email address.", nameof(email));
-        if (!Tiers.All.Contains(tier)) throw new ArgumentException($"Unknown tier '{tier}' (free, premium, admin).", nameof(tier));
-        var normalized = email.ToLowerInvariant();
-        if (await db.Accounts.AnyAsync(a => a.Email == normalized, ct))
-            throw new InvalidOperationException($"An account with email {normalized} already exists.");
-        var account = new Account { Id = Ulid.New(time), Email = normalized, Tier = tier, CreatedAt = time.GetUtcNow().UtcDateTime };
+        var trimmed = email?.Trim() ?? "";
+        var at = trimmed.IndexOf('@', StringComparison.Ordinal);
+        return trimmed.Length is 0 or > 254 || at <= 0 || at == trimmed.Length - 1 ? ApiErrors.InvalidEmail : null;
+    }
+
+    public static Problem? ValidateTier(string? tier) => tier is not null && Tiers.All.Contains(tier) ? null : ApiErrors.InvalidTier(tier);
+
+    /// <summary>Creates an account; a bad email or tier, or an email already taken, is refused and nothing is stored.</summary>
+    public async Task<Outcome<Account>> CreateAsync(string? email, string? tier, Actor actor, CancellationToken ct)
+    {
+        if ((ValidateEmail(email) ?? ValidateTier(tier)) is { } problem) return problem;
+        var normalized = email!.Trim().ToLowerInvariant();
+        if (await db.Accounts.AnyAsync(a => a.Email == normalized, ct)) return ApiErrors.EmailTaken(normalized);
+        var account = new Account { Id = Ulid.New(time), Email = normalized, Tier = tier!, CreatedAt = time.GetUtcNow().UtcDateTime };
         db.Accounts.Add(account);
         db.Record(time, actor, account.Id, "account.created", account.Id, $"tier={tier}");
         await db.SaveChangesAsync(ct);
@@ -31,6 +40,10 @@ public sealed class AccountService(HepDbContext db, TimeProvider time, IOptions<
         var lower = idOrEmail.Trim().ToLowerInvariant();
         return db.Accounts.FirstOrDefaultAsync(a => a.Id == idOrEmail.Trim() || a.Email == lower, ct);
     }
+
+    /// <summary><see cref="FindAsync"/>, refusing with NOT_FOUND when there is no such account.</summary>
+    public async Task<Outcome<Account>> GetAsync(string idOrEmail, CancellationToken ct) =>
+        await FindAsync(idOrEmail, ct) is { } account ? account : ApiErrors.NoAccount(idOrEmail.Trim());
 
     /// <summary>Effective limits: tier base plus unexpired packs.</summary>
     public Task<EffectiveLimits> LimitsAsync(Account account, CancellationToken ct) => LimitsAsync(db, tiers.Value, time, account, ct);

@@ -1,10 +1,89 @@
 namespace HepDb.Api;
 
-/// <summary>An expected failure, returned (not thrown) by services. <see cref="Code"/> is a SPEC §3 code where the API can
-/// meet it; the dashboard shows <see cref="Message"/>.</summary>
-public sealed record Problem(string Code, string Message)
+/// <summary>
+/// Every code a refusal can carry, in one catalog: <see cref="ErrorCodes.Of"/> gives each its wire name (the
+/// <c>code</c> of the JSON envelope) and HTTP status. The first block is SPEC §3's management API catalog, which must
+/// not change; the others are refusals the management API never produces.
+/// </summary>
+public enum ErrorCode
 {
-    public int Status => ApiErrors.StatusOf(Code);
+    // SPEC §3: the management API.
+    MissingKey,
+    BadKey,
+    KeyDisabled,
+    InvalidBody,
+    InvalidName,
+    InvalidEngine,
+    EngineDisabled,
+    DatabaseLimitReached,
+    StorageQuotaExceeded,
+    NotFound,
+    MethodNotAllowed,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    IdempotencyKeyReused,
+    RateLimited,
+    EngineUnavailable,
+    InternalError,
+
+    // The dashboard and the operator tool (hepdb-admin, the admin area).
+    KeyLimitReached,
+    AccountSuspended,
+    ConfirmationMismatch,
+    InvalidEmail,
+    EmailTaken,
+    InvalidTier,
+    InvalidPassword,
+    ReasonRequired,
+
+    // The payment webhook.
+    BadSignature,
+}
+
+public static class ErrorCodes
+{
+    /// <summary>The wire name and HTTP status of <paramref name="code"/>. A unit test checks that every
+    /// <see cref="ErrorCode"/> has its line here and that no two share a wire name.</summary>
+    public static (string Wire, int Status) Of(ErrorCode code) => code switch
+    {
+        ErrorCode.MissingKey => ("MISSING_KEY", 401),
+        ErrorCode.BadKey => ("BAD_KEY", 401),
+        ErrorCode.KeyDisabled => ("KEY_DISABLED", 401),
+        ErrorCode.InvalidBody => ("INVALID_BODY", 400),
+        ErrorCode.InvalidName => ("INVALID_NAME", 400),
+        ErrorCode.InvalidEngine => ("INVALID_ENGINE", 400),
+        ErrorCode.EngineDisabled => ("ENGINE_DISABLED", 400),
+        ErrorCode.DatabaseLimitReached => ("DATABASE_LIMIT_REACHED", 403),
+        ErrorCode.StorageQuotaExceeded => ("STORAGE_QUOTA_EXCEEDED", 403),
+        ErrorCode.NotFound => ("NOT_FOUND", 404),
+        ErrorCode.MethodNotAllowed => ("METHOD_NOT_ALLOWED", 405),
+        ErrorCode.BodyTooLarge => ("BODY_TOO_LARGE", 413),
+        ErrorCode.UnsupportedMediaType => ("UNSUPPORTED_MEDIA_TYPE", 415),
+        ErrorCode.IdempotencyKeyReused => ("IDEMPOTENCY_KEY_REUSED", 422),
+        ErrorCode.RateLimited => ("RATE_LIMITED", 429),
+        ErrorCode.EngineUnavailable => ("ENGINE_UNAVAILABLE", 503),
+        ErrorCode.InternalError => ("INTERNAL_ERROR", 500),
+        ErrorCode.KeyLimitReached => ("KEY_LIMIT_REACHED", 403),
+        ErrorCode.AccountSuspended => ("ACCOUNT_SUSPENDED", 403),
+        ErrorCode.ConfirmationMismatch => ("CONFIRMATION_MISMATCH", 400),
+        ErrorCode.InvalidEmail => ("INVALID_EMAIL", 400),
+        ErrorCode.EmailTaken => ("EMAIL_TAKEN", 409),
+        ErrorCode.InvalidTier => ("INVALID_TIER", 400),
+        ErrorCode.InvalidPassword => ("INVALID_PASSWORD", 400),
+        ErrorCode.ReasonRequired => ("REASON_REQUIRED", 400),
+        ErrorCode.BadSignature => ("BAD_SIGNATURE", 401),
+        _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
+    };
+}
+
+/// <summary>An expected failure, returned (not thrown) by services: a catalog <see cref="Error"/> and the sentence shown
+/// to the user (the API's <c>error</c>, the dashboard's and the CLI's message). Build one through <see cref="ApiErrors"/>.</summary>
+public sealed record Problem(ErrorCode Error, string Message)
+{
+    /// <summary>The wire code, as SPEC §3 spells it.</summary>
+    public string Code => ErrorCodes.Of(Error).Wire;
+
+    public int Status => ErrorCodes.Of(Error).Status;
 }
 
 /// <summary>A service result: a value or a <see cref="Problem"/>.</summary>
@@ -15,63 +94,35 @@ public readonly record struct Outcome<T>(T? Value, Problem? Problem)
     public static implicit operator Outcome<T>(Problem problem) => new(default, problem);
 }
 
-/// <summary>The error catalog of SPEC §3 (code → status), plus the dashboard-only refusals.</summary>
+/// <summary>The catalog's problems with their messages: every refusal a service returns is built here.</summary>
 public static class ApiErrors
 {
-    private static readonly Dictionary<string, int> Statuses = new()
-    {
-        ["MISSING_KEY"] = 401,
-        ["BAD_KEY"] = 401,
-        ["KEY_DISABLED"] = 401,
-        ["INVALID_BODY"] = 400,
-        ["INVALID_NAME"] = 400,
-        ["INVALID_ENGINE"] = 400,
-        ["ENGINE_DISABLED"] = 400,
-        ["DATABASE_LIMIT_REACHED"] = 403,
-        ["STORAGE_QUOTA_EXCEEDED"] = 403,
-        ["NOT_FOUND"] = 404,
-        ["METHOD_NOT_ALLOWED"] = 405,
-        ["BODY_TOO_LARGE"] = 413,
-        ["UNSUPPORTED_MEDIA_TYPE"] = 415,
-        ["IDEMPOTENCY_KEY_REUSED"] = 422,
-        ["RATE_LIMITED"] = 429,
-        ["ENGINE_UNAVAILABLE"] = 503,
-        ["INTERNAL_ERROR"] = 500,
-        // Dashboard-only refusals (never produced by the management API).
-        ["KEY_LIMIT_REACHED"] = 403,
-        ["ACCOUNT_SUSPENDED"] = 403,
-        ["CONFIRMATION_MISMATCH"] = 400,
-        // Payment webhook.
-        ["BAD_SIGNATURE"] = 401,
-    };
+    public static readonly Problem MissingKey = new(ErrorCode.MissingKey, "Missing API key: send 'Authorization: Bearer hepgg_db_…'.");
+    public static readonly Problem BadKey = new(ErrorCode.BadKey, "The API key is not valid.");
+    public static readonly Problem KeyDisabled = new(ErrorCode.KeyDisabled, "The API key is disabled.");
+    public static readonly Problem NotFound = new(ErrorCode.NotFound, "Not found.");
+    public static readonly Problem DatabaseNotFound = new(ErrorCode.NotFound, "No database with that id.");
+    public static readonly Problem DeleteIsDashboardOnly = new(ErrorCode.MethodNotAllowed, "Deleting a database is only possible in the dashboard.");
+    public static readonly Problem MethodNotAllowed = new(ErrorCode.MethodNotAllowed, "Method not allowed on this resource.");
+    public static readonly Problem BodyTooLarge = new(ErrorCode.BodyTooLarge, "The request body is larger than 16 KiB.");
+    public static readonly Problem UnsupportedMediaType = new(ErrorCode.UnsupportedMediaType, "Send the body as JSON (Content-Type: application/json).");
+    public static readonly Problem RateLimited = new(ErrorCode.RateLimited, "Too many requests; retry after the time in Retry-After.");
+    public static readonly Problem IdempotencyKeyReused = new(ErrorCode.IdempotencyKeyReused, "This Idempotency-Key was already used with a different request body.");
+    public static readonly Problem Internal = new(ErrorCode.InternalError, "Something went wrong on our side. Nothing was created.");
+    public static readonly Problem AccountSuspended = new(ErrorCode.AccountSuspended, "Your account is suspended; nothing can be changed until the suspension is lifted.");
 
-    public static int StatusOf(string code) => Statuses.TryGetValue(code, out var s) ? s : 500;
-
-    public static readonly Problem MissingKey = new("MISSING_KEY", "Missing API key: send 'Authorization: Bearer hepgg_db_…'.");
-    public static readonly Problem BadKey = new("BAD_KEY", "The API key is not valid.");
-    public static readonly Problem KeyDisabled = new("KEY_DISABLED", "The API key is disabled.");
-    public static readonly Problem NotFound = new("NOT_FOUND", "Not found.");
-    public static readonly Problem DatabaseNotFound = new("NOT_FOUND", "No database with that id.");
-    public static readonly Problem DeleteIsDashboardOnly = new("METHOD_NOT_ALLOWED", "Deleting a database is only possible in the dashboard.");
-    public static readonly Problem MethodNotAllowed = new("METHOD_NOT_ALLOWED", "Method not allowed on this resource.");
-    public static readonly Problem BodyTooLarge = new("BODY_TOO_LARGE", "The request body is larger than 16 KiB.");
-    public static readonly Problem UnsupportedMediaType = new("UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON (Content-Type: application/json).");
-    public static readonly Problem RateLimited = new("RATE_LIMITED", "Too many requests; retry after the time in Retry-After.");
-    public static readonly Problem IdempotencyKeyReused = new("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used with a different request body.");
-    public static readonly Problem Internal = new("INTERNAL_ERROR", "Something went wrong on our side. Nothing was created.");
-    public static readonly Problem AccountSuspended = new("ACCOUNT_SUSPENDED", "Your account is suspended; nothing can be changed until the suspension is lifted.");
-
-    public static Problem InvalidBody(string why) => new("INVALID_BODY", why);
-    public static Problem InvalidName(string why) => new("INVALID_NAME", why);
-    public static Problem InvalidEngine() => new("INVALID_ENGINE", "engine must be one of: mariadb, postgres, mongo.");
-    public static Problem EngineDisabled(string engine, string why) => new("ENGINE_DISABLED", $"The {engine} engine is not enabled on this deployment{why}.");
-    public static Problem DatabaseLimit(int limit) => new("DATABASE_LIMIT_REACHED", $"Your plan allows {limit} database(s) and all are in use. Delete one or add a pack in Top Up.");
-    public static Problem StorageQuota(long usedBytes, long limitBytes) => new("STORAGE_QUOTA_EXCEEDED",
+    public static Problem InvalidBody(string why) => new(ErrorCode.InvalidBody, why);
+    public static Problem InvalidName(string why) => new(ErrorCode.InvalidName, why);
+    public static Problem InvalidEngine() => new(ErrorCode.InvalidEngine, "engine must be one of: mariadb, postgres, mongo.");
+    public static Problem EngineDisabled(string engine, string why) => new(ErrorCode.EngineDisabled, $"The {engine} engine is not enabled on this deployment{why}.");
+    public static readonly Problem MariaDbAlwaysOn = new(ErrorCode.EngineDisabled, "MariaDB is the primary pool and is always available.");
+    public static Problem DatabaseLimit(int limit) => new(ErrorCode.DatabaseLimitReached, $"Your plan allows {limit} database(s) and all are in use. Delete one or add a pack in Top Up.");
+    public static Problem StorageQuota(long usedBytes, long limitBytes) => new(ErrorCode.StorageQuotaExceeded,
         $"Your account uses {usedBytes / 1_048_576.0:0.#} MB of its {limitBytes / 1_048_576} MB storage. Free space or add a pack in Top Up.");
     /// <summary>ENGINE_UNAVAILABLE, saying what became of the action: <paramref name="consequence"/> is one of the
     /// <see cref="Unavailable"/> sentences.</summary>
     public static Problem EngineUnavailable(string engine, string consequence) =>
-        new("ENGINE_UNAVAILABLE", $"The {engine} server cannot be reached right now. {consequence}");
+        new(ErrorCode.EngineUnavailable, $"The {engine} server cannot be reached right now. {consequence}");
 
     /// <summary>What an action left behind when its engine server could not be reached.</summary>
     public static class Unavailable
@@ -83,12 +134,33 @@ public static class ApiErrors
         public const string Delete = "The database is marked for deletion and is deleted once the server is back.";
     }
 
-    public static Problem KeyLimit(int limit) => new("KEY_LIMIT_REACHED", $"Your plan allows {limit} active key(s). Disable another key first.");
-
     /// <summary>A retry whose original create is still waiting for a slow engine server after the replay's wait.</summary>
-    public static Problem StillProvisioning(string engine) => new("ENGINE_UNAVAILABLE",
+    public static Problem StillProvisioning(string engine) => new(ErrorCode.EngineUnavailable,
         $"The database for this Idempotency-Key is still being created on the {engine} server; retry with the same key shortly.");
 
-    public static readonly Problem IdempotencyKeyOfDeletedDatabase = new("IDEMPOTENCY_KEY_REUSED",
+    public static readonly Problem IdempotencyKeyOfDeletedDatabase = new(ErrorCode.IdempotencyKeyReused,
         "This Idempotency-Key belongs to a database that is being deleted; send a new key to create another.");
+
+    // Refusals of the dashboard and the operator tool (never produced by the management API).
+
+    public static Problem KeyLimit(int limit) => new(ErrorCode.KeyLimitReached, $"Your plan allows {limit} active key(s). Disable another key first.");
+    public static Problem ConfirmationMismatch(string name) => new(ErrorCode.ConfirmationMismatch, $"Type the database name \"{name}\" to confirm.");
+    public static Problem NoPack(string packId) => new(ErrorCode.NotFound, $"No pack '{packId}' in the catalogue.");
+    public static Problem NoAccount(string reference) => new(ErrorCode.NotFound, $"No account '{reference}'.");
+    public static readonly Problem InvalidEmail = new(ErrorCode.InvalidEmail, "Enter a valid email address.");
+    public static Problem EmailTaken(string email) => new(ErrorCode.EmailTaken, $"An account with email {email} already exists.");
+    public static Problem InvalidTier(string? tier) => new(ErrorCode.InvalidTier, $"Unknown tier '{tier}': choose free, premium or admin.");
+    /// <summary>The password validators' sentences, together.</summary>
+    public static Problem InvalidPassword(IEnumerable<string> why) => new(ErrorCode.InvalidPassword, string.Join(" ", why));
+    public static readonly Problem WrongCurrentPassword = new(ErrorCode.InvalidPassword, "The current password is wrong.");
+    public static readonly Problem SuspensionNeedsReason = new(ErrorCode.ReasonRequired, "A suspension needs a reason.");
+    public static readonly Problem LiftNeedsReason = new(ErrorCode.ReasonRequired, "Lifting a suspension needs a reason.");
+    /// <summary>A suspension or its lifting was recorded, but some engine steps failed; the quota watcher retries them.</summary>
+    public static Problem EngineStepsPending(IEnumerable<string> errors) => new(ErrorCode.EngineUnavailable,
+        $"Recorded, but some engine steps failed and will be retried by the quota watcher: {string.Join("; ", errors)}");
+
+    // The payment webhook.
+
+    public static readonly Problem BadSignature = new(ErrorCode.BadSignature, "Missing, invalid or expired signature.");
+    public static readonly Problem UnknownAccount = new(ErrorCode.NotFound, "Unknown account.");
 }

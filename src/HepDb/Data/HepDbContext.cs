@@ -21,8 +21,8 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<PackGrant> PackGrants => Set<PackGrant>();
     public DbSet<JobRun> JobRuns => Set<JobRun>();
     public DbSet<Engines.EngineSwitch> EngineSwitches => Set<Engines.EngineSwitch>();
-    public DbSet<Dashboard.DashboardUser> DashboardUsers => Set<Dashboard.DashboardUser>();
-    public DbSet<Dashboard.DataProtectionKey> DataProtectionKeys => Set<Dashboard.DataProtectionKey>();
+    public DbSet<Web.Users.DashboardUser> DashboardUsers => Set<Web.Users.DashboardUser>();
+    public DbSet<Web.Users.DataProtectionKey> DataProtectionKeys => Set<Web.Users.DataProtectionKey>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -129,7 +129,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
             e.Property(x => x.Engine).HasMaxLength(16);
             e.Property(x => x.ChangedBy).HasMaxLength(64);
         });
-        b.Entity<Dashboard.DashboardUser>(e =>
+        b.Entity<Web.Users.DashboardUser>(e =>
         {
             e.ToTable("dashboard_users");
             e.HasKey(x => x.Id);
@@ -143,7 +143,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
             e.Property(x => x.SecurityStamp).HasMaxLength(64);
             e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
         });
-        b.Entity<Dashboard.DataProtectionKey>(e =>
+        b.Entity<Web.Users.DataProtectionKey>(e =>
         {
             e.ToTable("data_protection_keys");
             e.HasKey(x => x.Id);

@@ -68,11 +68,10 @@ public sealed class DatabaseService(
 
         var adapter = engines.Get(kind.Value);
         var password = Secrets.NewDatabasePassword();
-        var reserved = await ReserveAsync(accountId, name!.Trim(), kind.Value, password, idempotencyKey, requestHash, ct);
-        if (reserved.Problem is { Code: "IDEMPOTENCY_RACE" })
-            return await ReplayAsync(accountId, idempotencyKey!, requestHash, ct) ?? ApiErrors.Internal;
-        if (!reserved.Ok) return reserved.Problem!;
-        var record = reserved.Value!;
+        var reservation = await ReserveAsync(accountId, name!.Trim(), kind.Value, password, idempotencyKey, requestHash, ct);
+        if (reservation is Reservation.Refused refused) return refused.Problem;
+        if (reservation is Reservation.KeyTakenFirst) return await ReplayAsync(accountId, idempotencyKey!, requestHash, ct) ?? ApiErrors.Internal;
+        var record = ((Reservation.Made)reservation).Record;
 
         // From here on the work is finished or undone even if the client goes away: a half-created database must not
         // wait for the reconciler just because a request was cancelled.
@@ -175,7 +174,7 @@ public sealed class DatabaseService(
         if (record is null) return ApiErrors.DatabaseNotFound;
         if (await IsSuspendedAsync(accountId, ct)) return ApiErrors.AccountSuspended;
         if (!string.Equals(confirmation?.Trim(), record.Name, StringComparison.Ordinal))
-            return new Problem("CONFIRMATION_MISMATCH", $"Type the database name \"{record.Name}\" to confirm.");
+            return ApiErrors.ConfirmationMismatch(record.Name);
         record.Phase = DatabasePhase.Deleting;
         record.PhaseChangedAt = time.GetUtcNow().UtcDateTime;
         db.Record(time, actor, accountId, "database.deleted", record.Id, $"{record.Engine} {record.DbName}");
@@ -206,7 +205,16 @@ public sealed class DatabaseService(
 
     internal TenantSpec Spec(TenantDatabase record) => Spec(record, box.Decrypt(record.PasswordSealed, record.Id));
 
-    private async Task<Outcome<TenantDatabase>> ReserveAsync(string accountId, string name, EngineKind kind, string password,
+    /// <summary>What reserving a slot came to: a provisioning record, a refusal, or a request with the same
+    /// Idempotency-Key that reserved first (to be replayed).</summary>
+    private abstract record Reservation
+    {
+        public sealed record Made(TenantDatabase Record) : Reservation;
+        public sealed record Refused(Problem Problem) : Reservation;
+        public sealed record KeyTakenFirst : Reservation;
+    }
+
+    private async Task<Reservation> ReserveAsync(string accountId, string name, EngineKind kind, string password,
         string? idempotencyKey, string requestHash, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
@@ -214,17 +222,17 @@ public sealed class DatabaseService(
         // Taking the account's write lock first makes the count-then-insert below atomic per account.
         await db.Accounts.Where(a => a.Id == accountId).ExecuteUpdateAsync(s => s.SetProperty(a => a.Revision, a => a.Revision + 1), ct);
         var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
-        if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
+        if (account.SuspendedAt is not null) return new Reservation.Refused(ApiErrors.AccountSuspended);
         // A request with the same Idempotency-Key reserved first (it raced past ReplayAsync with us): replay it rather
         // than counting its slot against this retry, which would answer DATABASE_LIMIT_REACHED on a full account.
         if (idempotencyKey is not null && await db.IdempotencyRecords.AnyAsync(
                 i => i.AccountId == accountId && i.Key == idempotencyKey && i.CreatedAt > now - IdempotencyWindow, ct))
-            return new Problem("IDEMPOTENCY_RACE", "");
+            return new Reservation.KeyTakenFirst();
         var limits = await AccountService.LimitsAsync(db, tiers.Value, time, account, ct);
         var mine = await db.Databases.Where(d => d.AccountId == accountId).Select(d => new { d.Engine, d.Slot, d.SizeBytes }).ToListAsync(ct);
-        if (mine.Count >= limits.Databases) return ApiErrors.DatabaseLimit(limits.Databases);
+        if (mine.Count >= limits.Databases) return new Reservation.Refused(ApiErrors.DatabaseLimit(limits.Databases));
         var used = mine.Sum(d => d.SizeBytes);
-        if (used >= limits.StorageBytes) return ApiErrors.StorageQuota(used, limits.StorageBytes);
+        if (used >= limits.StorageBytes) return new Reservation.Refused(ApiErrors.StorageQuota(used, limits.StorageBytes));
 
         var taken = mine.Where(d => d.Engine == kind.WireName()).Select(d => d.Slot).ToHashSet();
         var slot = Enumerable.Range(1, int.MaxValue - 1).First(n => !taken.Contains(n));
@@ -259,9 +267,9 @@ public sealed class DatabaseService(
         catch (DbUpdateException) when (idempotencyKey is not null)
         {
             db.ChangeTracker.Clear();
-            return new Problem("IDEMPOTENCY_RACE", "");
+            return new Reservation.KeyTakenFirst();
         }
-        return record;
+        return new Reservation.Made(record);
     }
 
     /// <summary>Replays an earlier create with the same Idempotency-Key: the same database, rendered again with its

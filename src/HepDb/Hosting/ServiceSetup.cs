@@ -1,15 +1,15 @@
 using HepDb.Accounts;
-using HepDb.Admin;
 using HepDb.Api;
 using HepDb.ApiKeys;
 using HepDb.Data;
-using HepDb.Dashboard;
 using HepDb.Databases;
-using HepDb.Quotas;
 using HepDb.Engines;
 using HepDb.Health;
 using HepDb.Hosting.LocalEngines;
+using HepDb.Quotas;
 using HepDb.Security;
+using HepDb.Web;
+using HepDb.Web.Admin;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Hosting;
@@ -30,7 +30,6 @@ public static class ServiceSetup
         builder.Services.AddAuthorization(o => o.AddApiKeyPolicy());
         builder.Services.AddApiRateLimits();
         builder.Services.AddOpenApi();
-        builder.Services.AddProblemDetails();
         return builder;
     }
 
@@ -81,14 +80,17 @@ public static class ServiceSetup
         s.AddSingleton<QuotaWatcher>();
         s.AddSingleton<EngineSwitchSync>();
         s.AddScoped<AdminService>();
+        s.AddScoped<Audit.AuditReader>();
         s.AddDashboardUsers();
         return s;
     }
 
     public static WebApplication MapHepDb(this WebApplication app)
     {
+        // One error format each side: the JSON envelope on the API, the dashboard's short page elsewhere; neither shows
+        // the exception (it is logged).
         app.UseExceptionHandler(errors => errors.Run(http =>
-            ApiEnvelope.IsApiPath(http.Request.Path) ? ApiEnvelope.WriteAsync(http, ApiErrors.Internal) : Results.Problem().ExecuteAsync(http)));
+            ApiEnvelope.IsApiPath(http.Request.Path) ? ApiEnvelope.WriteAsync(http, ApiErrors.Internal) : DashboardSetup.WriteErrorPageAsync(http)));
         app.MapDashboard(); // first its status-code pages, so they also dress the refusals of the middleware below
         // Who is calling (the dashboard's cookie, or an API key where an endpoint asks for it), whether they may, and
         // whether they are within their request limits: for every endpoint, in this order.

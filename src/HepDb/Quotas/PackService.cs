@@ -16,7 +16,7 @@ public sealed class PackService(HepDbContext db, AccountEnforcer enforcer, TimeP
     public async Task<Outcome<PackGrant>> GrantAsync(string accountId, string packId, string source, string? eventId, Actor actor, CancellationToken ct)
     {
         var offer = packs.Value.Find(packId);
-        if (offer is null) return new Problem("NOT_FOUND", $"No pack '{packId}' in the catalogue.");
+        if (offer is null) return ApiErrors.NoPack(packId);
         if (eventId is not null && await db.PackGrants.AsNoTracking().FirstOrDefaultAsync(p => p.EventId == eventId, ct) is { } earlier)
             return earlier;
         var now = time.GetUtcNow().UtcDateTime;
@@ -40,16 +40,19 @@ public sealed class PackService(HepDbContext db, AccountEnforcer enforcer, TimeP
         return grant;
     }
 
-    public async Task SetTierAsync(string accountId, string tier, Actor actor, CancellationToken ct)
+    /// <summary>Moves the account to <paramref name="tier"/>; an unknown tier or account is refused and changes nothing.</summary>
+    public async Task<Outcome<Account>> SetTierAsync(string accountId, string? tier, Actor actor, CancellationToken ct)
     {
-        if (!Tiers.All.Contains(tier)) throw new ArgumentException($"Unknown tier '{tier}' (free, premium, admin).", nameof(tier));
-        var account = await db.Accounts.SingleAsync(a => a.Id == accountId, ct);
+        if (AccountService.ValidateTier(tier) is { } problem) return problem;
+        var account = await db.Accounts.FirstOrDefaultAsync(a => a.Id == accountId, ct);
+        if (account is null) return ApiErrors.NoAccount(accountId);
         if (account.Tier != tier)
         {
             db.Record(time, actor, accountId, "account.tier_changed", accountId, $"{account.Tier} → {tier}");
-            account.Tier = tier;
+            account.Tier = tier!;
             await db.SaveChangesAsync(ct);
         }
         await enforcer.EnforceAsync(accountId, ct);
+        return account;
     }
 }

@@ -53,7 +53,7 @@ public static class PaymentWebhook
         var body = buffer.ToArray();
 
         if (!Verify(http.Request.Headers[SignatureHeader].ToString(), secret, body, time.GetUtcNow(), options.Value.Tolerance))
-            return ApiEnvelope.Fail(new Problem("BAD_SIGNATURE", "Missing, invalid or expired signature."));
+            return ApiEnvelope.Fail(ApiErrors.BadSignature);
 
         string? id, type, accountRef, packId;
         try
@@ -72,7 +72,7 @@ public static class PaymentWebhook
         if (type != "pack.purchased" || string.IsNullOrEmpty(id) || string.IsNullOrEmpty(packId) || string.IsNullOrEmpty(accountRef))
             return ApiEnvelope.Fail(ApiErrors.InvalidBody("Unsupported event type or missing fields."));
         var account = await accounts.FindAsync(accountRef, ct);
-        if (account is null) return ApiEnvelope.Fail(new Problem("NOT_FOUND", "Unknown account."));
+        if (account is null) return ApiEnvelope.Fail(ApiErrors.UnknownAccount);
         var grant = await packs.GrantAsync(account.Id, packId, "webhook", id, new Actor("webhook", ClientAddress.Of(http)), ct);
         return grant.Ok ? ApiEnvelope.Ok(new PackGranted(grant.Value!.Id, Databases.DatabaseView.Iso(grant.Value.ExpiresAt)))
             : ApiEnvelope.Fail(grant.Problem!);

@@ -67,7 +67,7 @@ public sealed class RevocationTests(EngineServers engines)
                 Assert.True((await keys.DeleteAsync(account.Id, keyId, Actor.Operator, CancellationToken.None)).Ok);
                 return "BAD_KEY";
             default:
-                await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "revocation test", Actor.Operator, CancellationToken.None);
+                Assert.True((await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "revocation test", Actor.Operator, CancellationToken.None)).Ok);
                 return "KEY_DISABLED";
         }
     }

@@ -43,6 +43,33 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
     }
 
     [Fact]
+    public async Task The_admin_area_shows_the_services_refusal_and_changes_nothing()
+    {
+        await using var app = new HepDbApp(engines);
+        var baseUrl = app.StartRealServer();
+        var (tenantId, _) = await DashboardAccounts.CreateAsync(app, Tiers.Free);
+        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tiers.Admin);
+        var admin = await SignedInPageAsync(browser, baseUrl, operatorEmail);
+        await admin.GotoAsync($"/admin/accounts/{tenantId}");
+
+        // What a script or an old form could send past the browser's own checks: the page passes it on, and shows the
+        // catalog message the service answers with.
+        await admin.Locator("#reason").EvaluateAsync("e => e.removeAttribute('required')");
+        await admin.Locator("#reason").FillAsync("   ");
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Suspend account" }).ClickAsync();
+        Assert.Equal(HepDb.Api.ApiErrors.SuspensionNeedsReason.Message, await ErrorAsync(admin));
+
+        await admin.Locator("#tier").EvaluateAsync("s => { s.options[s.selectedIndex].value = 'gold'; }");
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Set tier" }).ClickAsync();
+        Assert.Equal(HepDb.Api.ApiErrors.InvalidTier("gold").Message, await ErrorAsync(admin));
+
+        var account = await app.WithDbAsync(d => d.Accounts.SingleAsync(a => a.Id == tenantId));
+        Assert.Null(account.SuspendedAt);
+        Assert.Equal(Tiers.Free, account.Tier);
+        Assert.Equal(0, await app.WithDbAsync(d => d.AuditLog.CountAsync(a => a.AccountId == tenantId && (a.Action == "account.suspended" || a.Action == "account.tier_changed"))));
+    }
+
+    [Fact]
     public async Task An_operator_suspends_and_lifts_an_account_changes_its_tier_and_packs_and_switches_engines()
     {
         await using var app = new HepDbApp(engines);

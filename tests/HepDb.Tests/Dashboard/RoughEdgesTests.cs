@@ -27,12 +27,12 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
         await page.ReloadAsync();
 
         var card = Card(page, "my-app");
-        Assert.Contains(HepDb.Pages.Dashboard.Database.IndexModel.Mask, await card.Locator(".connection-string").TextContentAsync());
+        Assert.Contains(HepDb.Web.Pages.Dashboard.Database.IndexModel.Mask, await card.Locator(".connection-string").TextContentAsync());
         var copy = card.GetByRole(AriaRole.Button, new() { Name = "Copy connection string" });
         await copy.ClickAsync();
         await Assertions.Expect(copy).ToHaveTextAsync("Copied");
         Assert.Equal([database.ConnectionString], await page.EvaluateAsync<string[]>("() => window.__copied"));
-        Assert.Contains(HepDb.Pages.Dashboard.Database.IndexModel.Mask, await card.Locator(".connection-string").TextContentAsync()); // still masked on screen
+        Assert.Contains(HepDb.Web.Pages.Dashboard.Database.IndexModel.Mask, await card.Locator(".connection-string").TextContentAsync()); // still masked on screen
         Assert.Equal(1, await app.WithDbAsync(d => d.AuditLog.CountAsync(a => a.AccountId == accountId && a.Action == "database.password_revealed")));
 
         // Once revealed, the button copies what the page shows, without another request.
@@ -52,7 +52,7 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
         Assert.True(await page.GetByRole(AriaRole.Link, new() { Name = "Buy" }).CountAsync() > 0);
 
         await using (var scope = app.Services.CreateAsyncScope())
-            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(accountId, "billing dispute", Actor.Operator, CancellationToken.None));
+            Assert.Empty((await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(accountId, "billing dispute", Actor.Operator, CancellationToken.None)).Value!);
 
         // Top Up: no Buy link, a disabled Buy that says why.
         await page.GotoAsync("/dashboard/database/top-up");
@@ -76,7 +76,7 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
         Assert.Contains("Your account is suspended; nothing can be changed", await post.TextAsync());
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            var users = scope.ServiceProvider.GetRequiredService<UserManager<HepDb.Dashboard.DashboardUser>>();
+            var users = scope.ServiceProvider.GetRequiredService<UserManager<HepDb.Web.Users.DashboardUser>>();
             var user = (await users.FindByEmailAsync(email))!;
             Assert.True(await users.CheckPasswordAsync(user, Password));
         }

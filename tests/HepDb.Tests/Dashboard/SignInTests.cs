@@ -64,7 +64,7 @@ public sealed class SignInTests(EngineServers engines, Browser browser) : IClass
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var account = await scope.ServiceProvider.GetRequiredService<HepDb.Accounts.AccountService>().FindAsync(email, CancellationToken.None);
-            Assert.Empty(await scope.ServiceProvider.GetRequiredService<HepDb.Dashboard.DashboardUsers>()
+            Assert.Null(await scope.ServiceProvider.GetRequiredService<HepDb.Web.Users.DashboardUsers>()
                 .SetPasswordAsync(account!, "a-brand-new-password", HepDb.Audit.Actor.Operator, CancellationToken.None));
         }
         await SignInAsync(page, email, "a-brand-new-password");

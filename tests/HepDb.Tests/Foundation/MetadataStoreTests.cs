@@ -90,12 +90,12 @@ public sealed class MetadataStoreTests(EngineServers engines)
                 DbUser = "dup_x_1", PasswordSealed = "v1.k.abc", Phase = DatabasePhase.Ready, PhaseChangedAt = now,
                 SizeBytes = 5_000_000_000, SizeRefreshedAt = now, CreatedAt = now, ConnectionLimit = 25,
             });
-            db.DashboardUsers.Add(new HepDb.Dashboard.DashboardUser
+            db.DashboardUsers.Add(new HepDb.Web.Users.DashboardUser
             {
                 Id = Ulid.New(), AccountId = accountId, Email = $"{accountId}@x.test", NormalizedEmail = $"{accountId}@X.TEST",
                 PasswordHash = "AQAAAA…", SecurityStamp = "stamp", LockoutEndUtc = now, AccessFailedCount = 3, CreatedAt = now,
             });
-            db.DataProtectionKeys.Add(new HepDb.Dashboard.DataProtectionKey { Id = $"key-{accountId}", FriendlyName = "key", Xml = "<sealed>v1.k.x</sealed>" });
+            db.DataProtectionKeys.Add(new HepDb.Web.Users.DataProtectionKey { Id = $"key-{accountId}", FriendlyName = "key", Xml = "<sealed>v1.k.x</sealed>" });
             await db.EngineSwitches.Where(e => e.Engine == "postgres").ExecuteDeleteAsync();
             db.EngineSwitches.Add(new HepDb.Engines.EngineSwitch { Engine = "postgres", Enabled = false, ChangedAt = now, ChangedBy = "operator" });
             await db.SaveChangesAsync();
@@ -128,7 +128,7 @@ public sealed class MetadataStoreTests(EngineServers engines)
         await using (var db = new HepDbContext(builder.Options))
         {
             // One user per email, on both providers.
-            db.DashboardUsers.Add(new HepDb.Dashboard.DashboardUser
+            db.DashboardUsers.Add(new HepDb.Web.Users.DashboardUser
             {
                 Id = Ulid.New(), AccountId = accountId, Email = "other", NormalizedEmail = $"{accountId}@X.TEST", SecurityStamp = "s", CreatedAt = now,
             });

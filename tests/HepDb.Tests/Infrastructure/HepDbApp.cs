@@ -53,8 +53,8 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
     public async Task<TestAccount> CreateAccountAsync(string tier = Tiers.Free)
     {
         await using var scope = Services.CreateAsyncScope();
-        var account = await scope.ServiceProvider.GetRequiredService<AccountService>()
-            .CreateAsync($"{Guid.NewGuid():N}@test.local", tier, Actor.Operator, CancellationToken.None);
+        var account = (await scope.ServiceProvider.GetRequiredService<AccountService>()
+            .CreateAsync($"{Guid.NewGuid():N}@test.local", tier, Actor.Operator, CancellationToken.None)).Value!;
         var key = await MintKeyAsync(account.Id);
         return new TestAccount(account.Id, key, ApiClient(key));
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
+using HepDb.Api;
 using HepDb.ApiKeys;
 using HepDb.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -87,9 +88,40 @@ public sealed class OperatorToolTests(EngineServers engines)
         Assert.Contains("already exists", duplicate.Error);
         var badTier = await RunAsync(app, "account", "set-tier", "--account", email, "--tier", "gold");
         Assert.Equal(1, badTier.ExitCode);
+        Assert.Equal("", badTier.Output);
+        Assert.Equal($"hepdb-admin: {ApiErrors.InvalidTier("gold").Message}", badTier.Error.Trim());
+        Assert.Equal("free", await app.WithDbAsync(d => d.Accounts.Where(a => a.Email == email).Select(a => a.Tier).SingleAsync()));
         Assert.Equal(1, await app.WithDbAsync(d => d.Accounts.CountAsync(a => a.Email == email)));
 
-        Assert.NotEqual(0, (await RunAsync(app, "account", "create")).ExitCode); // usage error: --email is required
+        // The service's own checks and messages: the tool does not check again.
+        var badEmail = await RunAsync(app, "account", "create", "--email", "not-an-email");
+        Assert.Equal(1, badEmail.ExitCode);
+        Assert.Equal($"hepdb-admin: {ApiErrors.InvalidEmail.Message}", badEmail.Error.Trim());
+        var blankReason = await RunAsync(app, "account", "suspend", "--account", email, "--reason", "  ");
+        Assert.Equal(1, blankReason.ExitCode);
+        Assert.Equal($"hepdb-admin: {ApiErrors.SuspensionNeedsReason.Message}", blankReason.Error.Trim());
+        Assert.Null(await app.WithDbAsync(d => d.Accounts.Where(a => a.Email == email).Select(a => a.SuspendedAt).SingleAsync()));
+
+        var usage = await RunAsync(app, "account", "create"); // --email is required
+        Assert.Equal(64, usage.ExitCode);
+        Assert.Contains("--email", usage.Error);
+    }
+
+    [Fact]
+    public async Task An_unexpected_error_exits_70_with_its_stack_trace_and_no_secret()
+    {
+        await using var app = new HepDbApp(engines);
+        var crashed = await RunAsync(app, new Dictionary<string, string>
+        {
+            // A metadata store nobody listens on: not a refusal, so no catalog message but the exception itself.
+            ["Metadata__Provider"] = "postgres",
+            ["Metadata__ConnectionString"] = "Host=127.0.0.1;Port=1;Username=ops;Password=not-to-be-shown;Database=hepdb;Timeout=3",
+        }, "account", "list");
+        Assert.Equal(70, crashed.ExitCode);
+        Assert.StartsWith("hepdb-admin: unexpected error:", crashed.Error, StringComparison.Ordinal);
+        Assert.Contains("   at ", crashed.Error, StringComparison.Ordinal); // the stack trace
+        Assert.DoesNotContain("not-to-be-shown", crashed.Error, StringComparison.Ordinal);
+        Assert.Equal("", crashed.Output);
     }
 
     [Fact]
@@ -124,7 +156,7 @@ public sealed class OperatorToolTests(EngineServers engines)
         app.Remember(password.Output.Trim());
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            var users = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<HepDb.Dashboard.DashboardUser>>();
+            var users = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<HepDb.Web.Users.DashboardUser>>();
             var user = await users.FindByEmailAsync(email);
             Assert.NotNull(user);
             Assert.True(await users.CheckPasswordAsync(user, password.Output.Trim()));
@@ -162,7 +194,9 @@ public sealed class OperatorToolTests(EngineServers engines)
             Assert.True(DateTime.UtcNow < deadline, "the running server did not follow the switch within 20 s");
     }
 
-    private static async Task<ClientResult> RunAsync(HepDbApp app, params string[] args)
+    private static Task<ClientResult> RunAsync(HepDbApp app, params string[] args) => RunAsync(app, [], args);
+
+    private static async Task<ClientResult> RunAsync(HepDbApp app, Dictionary<string, string> extraEnv, params string[] args)
     {
         var env = new Dictionary<string, string>
         {
@@ -170,6 +204,7 @@ public sealed class OperatorToolTests(EngineServers engines)
             ["Logging__LogLevel__Default"] = "Warning",
         };
         foreach (var (k, v) in app.Engines.Settings()) env[k.Replace(":", "__", StringComparison.Ordinal)] = v!;
+        foreach (var (k, v) in extraEnv) env[k] = v;
         return await Clients.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "hepdb-admin.dll"), .. args], env);
     }
 }

@@ -1,4 +1,5 @@
 using HepDb.Accounts;
+using HepDb.Api;
 using HepDb.ApiKeys;
 using HepDb.Audit;
 using HepDb.Databases;
@@ -35,7 +36,7 @@ public sealed class SuspensionTests(EngineServers engines)
         await pgSession.OpenAsync();
 
         await using (var scope = app.Services.CreateAsyncScope())
-            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "abuse report #12", Actor.Operator, CancellationToken.None));
+            Assert.Empty((await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "abuse report #12", Actor.Operator, CancellationToken.None)).Value!);
 
         await Assert.ThrowsAnyAsync<MySqlException>(() => mariaSession.ScalarAsync("SELECT 1"));
         await Assert.ThrowsAnyAsync<Exception>(() => new NpgsqlCommand("SELECT 1", pgSession).ExecuteScalarAsync());
@@ -48,8 +49,8 @@ public sealed class SuspensionTests(EngineServers engines)
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var suspension = scope.ServiceProvider.GetRequiredService<Suspension>();
-            Assert.Empty(await suspension.SuspendAsync(account.Id, "again", Actor.Operator, CancellationToken.None)); // idempotent
-            Assert.Empty(await suspension.LiftAsync(account.Id, "appeal accepted", Actor.Operator, CancellationToken.None));
+            Assert.Empty((await suspension.SuspendAsync(account.Id, "again", Actor.Operator, CancellationToken.None)).Value!); // idempotent
+            Assert.Empty((await suspension.LiftAsync(account.Id, "appeal accepted", Actor.Operator, CancellationToken.None)).Value!);
         }
 
         await ApiAssert.OkAsync(await account.Api.GetAsync("/api/v1/db/databases"));
@@ -70,15 +71,16 @@ public sealed class SuspensionTests(EngineServers engines)
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var suspension = scope.ServiceProvider.GetRequiredService<Suspension>();
-            Assert.Empty(await suspension.SuspendAsync(account.Id, "abuse", Actor.Operator, CancellationToken.None));
-            var blank = await Assert.ThrowsAsync<ArgumentException>(() => suspension.LiftAsync(account.Id, "  ", Actor.Operator, CancellationToken.None));
-            Assert.StartsWith("Lifting a suspension needs a reason.", blank.Message);
+            Assert.Empty((await suspension.SuspendAsync(account.Id, "abuse", Actor.Operator, CancellationToken.None)).Value!);
+            var blank = await suspension.LiftAsync(account.Id, "  ", Actor.Operator, CancellationToken.None);
+            Assert.Equal(ApiErrors.LiftNeedsReason, blank.Problem);
+            Assert.Equal("REASON_REQUIRED", blank.Problem!.Code);
         }
         await ApiAssert.ErrorAsync(await account.Api.GetAsync("/api/v1/db/databases"), 401, "KEY_DISABLED"); // still suspended
         Assert.NotNull(await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == account.Id).Select(a => a.SuspendedAt).SingleAsync()));
 
         await using (var scope = app.Services.CreateAsyncScope())
-            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, " appeal #7 accepted ", Actor.Operator, CancellationToken.None));
+            Assert.Empty((await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, " appeal #7 accepted ", Actor.Operator, CancellationToken.None)).Value!);
         await ApiAssert.OkAsync(await account.Api.GetAsync("/api/v1/db/databases"));
         var lifted = await app.WithDbAsync(d => d.AuditLog.SingleAsync(a => a.AccountId == account.Id && a.Action == "account.unsuspended"));
         Assert.Equal("appeal #7 accepted", lifted.Detail);
@@ -102,7 +104,7 @@ public sealed class SuspensionTests(EngineServers engines)
         await WaitForSessionAsync(() => CountPostgresSessions(pg.DbUser), "psql");
 
         await using (var scope = app.Services.CreateAsyncScope())
-            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "abuse", Actor.Operator, CancellationToken.None));
+            Assert.Empty((await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "abuse", Actor.Operator, CancellationToken.None)).Value!);
 
         var mariaEnded = await mariaClient;
         var psqlEnded = await psqlClient;
@@ -117,7 +119,7 @@ public sealed class SuspensionTests(EngineServers engines)
         Assert.False((await Clients.PsqlAsync(pg.ConnectionString, "SELECT 1")).Ok);
 
         await using (var scope = app.Services.CreateAsyncScope())
-            Assert.Empty(await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, "resolved", Actor.Operator, CancellationToken.None));
+            Assert.Empty((await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, "resolved", Actor.Operator, CancellationToken.None)).Value!);
         var mariaBack = await Clients.MariaDbAsync(maria.ConnectionString, "SELECT 1");
         Assert.True(mariaBack.Ok, mariaBack.ToString());
         var psqlBack = await Clients.PsqlAsync(pg.ConnectionString, "SELECT 1");
