@@ -10,9 +10,7 @@ namespace HepDb.Tests.Foundation;
 /// store's databases, not every database on a shared server (the servers here hold every test's databases).</summary>
 public sealed class SizeScanTests(EngineServers engines)
 {
-    public static TheoryData<string> Kinds => new() { "mariadb", "postgres" };
-
-    [Theory, MemberData(nameof(Kinds))]
+    [Theory, MemberData(nameof(EngineAdapterTests.Kinds), MemberType = typeof(EngineAdapterTests))]
     public async Task Only_the_named_databases_are_measured_in_one_query(string engine)
     {
         var kind = EngineKinds.Parse(engine);
@@ -45,7 +43,7 @@ public sealed class SizeScanTests(EngineServers engines)
         }
     }
 
-    [Theory, MemberData(nameof(Kinds))]
+    [Theory, MemberData(nameof(EngineAdapterTests.Kinds), MemberType = typeof(EngineAdapterTests))]
     public async Task A_scan_with_nothing_to_measure_still_reports_an_unreachable_server(string engine)
     {
         var kind = EngineKinds.Parse(engine);
