@@ -270,7 +270,7 @@ namespace HepDb.Bench
                     baselines[engine].Add(await BaselineAsync(registry.Get(engine), names[engine], ct));
                     // The adapter's bounded query alone, without the metadata-store work the watcher does around it.
                     var sw = Stopwatch.StartNew();
-                    await registry.Get(engine).MeasureSizesAsync(ct);
+                    await registry.Get(engine).MeasureSizesAsync(names[engine], ct);
                     engineOnly[engine].Add(sw.Elapsed.TotalMilliseconds);
                 }
             }

@@ -62,9 +62,11 @@ public interface IEngineAdapter
     /// so it bites at once. When not blocked, the normal privileges are restored exactly.</summary>
     Task SetWritesBlockedAsync(TenantSpec spec, bool blocked, CancellationToken ct);
 
-    /// <summary>Sizes in bytes of every tenant database on the server, by database name, with a bounded number of
-    /// queries (not one per database). Returns the number of engine queries it ran.</summary>
-    Task<SizeScan> MeasureSizesAsync(CancellationToken ct);
+    /// <summary>Sizes in bytes of the tenant databases named in <paramref name="dbNames"/> (those a metadata store has
+    /// records for), by database name, with a bounded number of queries (not one per database); a name the server does
+    /// not have is left out. Only these are measured, so the cost follows one store's databases and not everything on a
+    /// shared server. Returns the number of engine queries it ran.</summary>
+    Task<SizeScan> MeasureSizesAsync(IReadOnlyCollection<string> dbNames, CancellationToken ct);
 
     /// <summary>Lists the databases and users on the server whose names follow HepDb's naming.</summary>
     Task<TenantObjects> ListTenantObjectsAsync(CancellationToken ct);

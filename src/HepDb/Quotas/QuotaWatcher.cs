@@ -93,10 +93,11 @@ public sealed class QuotaWatcher(
         var engine = adapter.Kind.WireName();
         try
         {
-            var scan = await adapter.MeasureSizesAsync(ct);
-            var now = Time.GetUtcNow().UtcDateTime;
             var records = await db.Databases.AsNoTracking().Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready)
                 .Select(d => new { d.Id, d.DbName, d.SizeBytes }).ToListAsync(ct);
+            // Only this store's databases are measured: a shared server's others are not ours to scan.
+            var scan = await adapter.MeasureSizesAsync(records.Select(r => r.DbName).ToList(), ct);
+            var now = Time.GetUtcNow().UtcDateTime;
             // Most sizes do not change between runs: one statement stamps them all, and only changed sizes are written.
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             var ids = records.Select(r => r.Id).ToList();

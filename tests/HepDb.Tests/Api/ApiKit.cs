@@ -117,11 +117,8 @@ internal static class EngineObjects
         return names;
     }
 
-    public static async Task<TenantObjects> ListAsync(EngineServers engines, EngineKind kind)
-    {
-        await using var adapter = new AdminAdapter(engines, kind);
-        return await adapter.Adapter.ListTenantObjectsAsync(CancellationToken.None);
-    }
+    public static Task<TenantObjects> ListAsync(EngineServers engines, EngineKind kind) =>
+        engines.Admin(kind).ListTenantObjectsAsync(CancellationToken.None);
 
     /// <summary>An adapter on the shared real server with its admin credentials, disposed with the scope.</summary>
     public sealed class AdminAdapter(EngineServers engines, EngineKind kind) : IAsyncDisposable

@@ -6,8 +6,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace HepDb.Tests.Api;
 
 /// <summary>MISSING_KEY, BAD_KEY, KEY_DISABLED: 401, the envelope, and a create that was refused changed nothing.</summary>
-public sealed class AuthErrorTests(EngineServers engines)
+public abstract class AuthErrorTests(EngineServers engines)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in.
+    public sealed class OnSqlite(EngineServers engines) : AuthErrorTests(engines.On(Metadata.Sqlite));
+    public sealed class OnPostgres(EngineServers engines) : AuthErrorTests(engines.On(Metadata.Postgres));
+
     // Failed authentications are rate limited per IP (all test requests share one); these tests are about the codes.
     private HepDbApp App() => new(engines, new() { ["RateLimits:FailedAuthPerIpPerMinute"] = "1000" });
 

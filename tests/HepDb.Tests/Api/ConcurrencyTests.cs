@@ -10,8 +10,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace HepDb.Tests.Api;
 
 /// <summary>The slot is reserved atomically: parallel creates on a one-slot account give exactly one database.</summary>
-public sealed class ConcurrencyTests(EngineServers engines)
+public abstract class ConcurrencyTests(EngineServers engines)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in.
+    public sealed class OnSqlite(EngineServers engines) : ConcurrencyTests(engines.On(Metadata.Sqlite));
+    public sealed class OnPostgres(EngineServers engines) : ConcurrencyTests(engines.On(Metadata.Postgres));
+
     public static TheoryData<string> Engines => new() { "mariadb", "postgres" };
 
     [Theory, MemberData(nameof(Engines))]

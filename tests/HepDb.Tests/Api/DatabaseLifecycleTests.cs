@@ -11,8 +11,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace HepDb.Tests.Api;
 
 /// <summary>Create → connect with exactly the returned string → work; list; reveal; rotate — with the real clients.</summary>
-public sealed class DatabaseLifecycleTests(EngineServers engines)
+public abstract class DatabaseLifecycleTests(EngineServers engines)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in.
+    public sealed class OnSqlite(EngineServers engines) : DatabaseLifecycleTests(engines.On(Metadata.Sqlite));
+    public sealed class OnPostgres(EngineServers engines) : DatabaseLifecycleTests(engines.On(Metadata.Postgres));
+
     public static TheoryData<string> Engines => new() { "mariadb", "postgres" };
 
     [Theory, MemberData(nameof(Engines))]

@@ -4,8 +4,12 @@ using HepDb.Tests.Infrastructure;
 namespace HepDb.Tests.Api;
 
 /// <summary>Two tenants on the same servers, with the real clients: each reaches its own database and nothing else.</summary>
-public sealed class IsolationTests(EngineServers engines)
+public abstract class IsolationTests(EngineServers engines)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in.
+    public sealed class OnSqlite(EngineServers engines) : IsolationTests(engines.On(Metadata.Sqlite));
+    public sealed class OnPostgres(EngineServers engines) : IsolationTests(engines.On(Metadata.Postgres));
+
     [Fact]
     public async Task MariaDB_tenants_cannot_reach_each_other_or_the_server()
     {

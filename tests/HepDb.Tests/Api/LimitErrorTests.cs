@@ -7,8 +7,12 @@ using Microsoft.EntityFrameworkCore;
 namespace HepDb.Tests.Api;
 
 /// <summary>DATABASE_LIMIT_REACHED, STORAGE_QUOTA_EXCEEDED, IDEMPOTENCY_KEY_REUSED (and replay), RATE_LIMITED.</summary>
-public sealed class LimitErrorTests(EngineServers engines)
+public abstract class LimitErrorTests(EngineServers engines)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in.
+    public sealed class OnSqlite(EngineServers engines) : LimitErrorTests(engines.On(Metadata.Sqlite));
+    public sealed class OnPostgres(EngineServers engines) : LimitErrorTests(engines.On(Metadata.Postgres));
+
     [Fact]
     public async Task A_free_account_gets_one_database_then_DATABASE_LIMIT_REACHED_on_any_engine()
     {

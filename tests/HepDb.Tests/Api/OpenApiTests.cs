@@ -4,8 +4,12 @@ using HepDb.Tests.Infrastructure;
 namespace HepDb.Tests.Api;
 
 /// <summary>The server describes the API it implements: the four operations at their paths, nothing else under /api.</summary>
-public sealed class OpenApiTests(EngineServers engines)
+public abstract class OpenApiTests(EngineServers engines)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in.
+    public sealed class OnSqlite(EngineServers engines) : OpenApiTests(engines.On(Metadata.Sqlite));
+    public sealed class OnPostgres(EngineServers engines) : OpenApiTests(engines.On(Metadata.Postgres));
+
     [Fact]
     public async Task The_OpenAPI_document_lists_exactly_the_four_operations()
     {

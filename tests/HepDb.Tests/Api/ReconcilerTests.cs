@@ -8,8 +8,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace HepDb.Tests.Api;
 
 /// <summary>What a crash leaves behind is rolled back; what belongs to someone else is left alone.</summary>
-public sealed class ReconcilerTests(EngineServers engines)
+public abstract class ReconcilerTests(EngineServers engines)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in.
+    public sealed class OnSqlite(EngineServers engines) : ReconcilerTests(engines.On(Metadata.Sqlite));
+    public sealed class OnPostgres(EngineServers engines) : ReconcilerTests(engines.On(Metadata.Postgres));
+
     public static TheoryData<string> Engines => new() { "mariadb", "postgres" };
 
     /// <summary>HepDb killed mid-rotate leaves a pending password that the engine may or may not have taken yet. Reveal

@@ -10,8 +10,13 @@ namespace HepDb.Tests.Api;
 /// The request-shaped errors of the catalog: INVALID_BODY, INVALID_NAME, INVALID_ENGINE, NOT_FOUND, METHOD_NOT_ALLOWED,
 /// BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE — each with status, code, envelope, and nothing changed on the account.
 /// </summary>
-public sealed class RequestErrorTests(EngineServers engines)
+public abstract class RequestErrorTests(EngineServers engines, SharedApp shared)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in. The tests send requests as
+    // an account of their own and look only at it, so each class shares one app (see SharedApp).
+    public sealed class OnSqlite(EngineServers engines, SharedApp shared) : RequestErrorTests(engines.On(Metadata.Sqlite), shared), IClassFixture<SharedApp>;
+    public sealed class OnPostgres(EngineServers engines, SharedApp shared) : RequestErrorTests(engines.On(Metadata.Postgres), shared), IClassFixture<SharedApp>;
+
     public static TheoryData<string> NotAJsonObject => new()
     {
         "[]",
@@ -33,7 +38,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Theory, MemberData(nameof(NotAJsonObject))]
     public async Task A_body_that_is_not_a_JSON_object_is_INVALID_BODY(string body)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, body), 400, "INVALID_BODY");
     }
@@ -41,7 +46,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Fact]
     public async Task No_body_at_all_is_INVALID_BODY()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, null), 400, "INVALID_BODY");
         await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, "", contentType: null), 400, "INVALID_BODY");
@@ -65,7 +70,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Theory, MemberData(nameof(BadFields))]
     public async Task Unknown_duplicate_or_wrongly_typed_fields_are_INVALID_BODY_naming_the_field(string body, string field)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var message = await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, body), 400, "INVALID_BODY");
         Assert.Contains(field, message, StringComparison.Ordinal);
@@ -90,7 +95,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Theory, MemberData(nameof(BadNames))]
     public async Task A_missing_blank_too_long_or_control_character_name_is_INVALID_NAME(string body)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, body), 400, "INVALID_NAME");
     }
@@ -98,7 +103,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Fact]
     public async Task A_name_of_64_characters_after_trimming_is_accepted()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var name = new string('n', 63) + "é";
         var response = await account.Api.SendAsync(Requests.Post(Paths.Databases, $$"""{"name":"   {{name}}   ","engine":"mariadb"}"""));
@@ -121,7 +126,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Theory, MemberData(nameof(BadEngines))]
     public async Task A_missing_or_unknown_engine_is_INVALID_ENGINE_and_the_message_lists_the_engines(string body)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var message = await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, body), 400, "INVALID_ENGINE");
         foreach (var engine in new[] { "mariadb", "postgres", "mongo" }) Assert.Contains(engine, message, StringComparison.Ordinal);
@@ -130,7 +135,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Fact]
     public async Task Unknown_ids_and_other_accounts_databases_are_NOT_FOUND_and_stay_untouched()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var other = await app.CreateAccountAsync();
         var theirs = await app.CreateDatabaseAsync(other, "postgres", "theirs");
@@ -166,7 +171,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [InlineData("GET", "/api/nothing-here")]
     public async Task An_unknown_route_is_NOT_FOUND_in_the_envelope(string method, string path)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var request = new HttpRequestMessage(new HttpMethod(method), path);
         if (method == "POST") request.Content = Requests.Json(Requests.CreateBody());
@@ -176,7 +181,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Fact]
     public async Task Deleting_through_the_API_is_METHOD_NOT_ALLOWED_and_points_to_the_dashboard()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var db = await app.CreateDatabaseAsync(account, "mariadb");
         await Tenant.ProveWorksAsync(db.ConnectionString, "survives DELETE");
@@ -200,7 +205,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [InlineData("DELETE", "/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA/rotate", "POST")]
     public async Task Other_methods_on_known_paths_are_METHOD_NOT_ALLOWED_with_Allow(string method, string path, string allow)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         HttpRequestMessage Request()
         {
@@ -219,7 +224,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [InlineData("/api/v1/db/databases/01JAAAAAAAAAAAAAAAAAAAAAAA/rotate", "POST")]
     public async Task HEAD_and_OPTIONS_on_known_paths_are_METHOD_NOT_ALLOWED_with_Allow(string path, string allow)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         await Refused.AssertAsync(app, account, new HttpRequestMessage(HttpMethod.Options, path), 405, "METHOD_NOT_ALLOWED");
         var options = await account.Api.SendAsync(new HttpRequestMessage(HttpMethod.Options, path));
@@ -247,7 +252,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Theory, MemberData(nameof(UnpairedSurrogates))]
     public async Task A_string_with_an_unpaired_surrogate_is_INVALID_BODY(string body)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var bytes = body.Split("<raw>").Select(Encoding.ASCII.GetBytes)
             .Aggregate((a, b) => [.. a, 0xED, 0xA0, 0x80, .. b]);
@@ -293,7 +298,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [InlineData("application/xml")]
     public async Task Rotate_with_a_non_JSON_content_type_and_a_body_is_UNSUPPORTED_MEDIA_TYPE(string contentType)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var db = await app.CreateDatabaseAsync(account, "mariadb");
         await Refused.AssertAsync(app, account, Requests.Post(Paths.Rotate(db.Id), "{}", contentType), 415, "UNSUPPORTED_MEDIA_TYPE");
@@ -307,7 +312,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [Fact]
     public async Task A_body_over_16_KiB_is_BODY_TOO_LARGE_with_or_without_Content_Length()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var justOver = PaddedCreateBody(16 * 1024 + 1);
         var huge = PaddedCreateBody(4 * 1024 * 1024);
@@ -323,7 +328,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [InlineData(false)]
     public async Task A_body_of_exactly_16_KiB_is_accepted(bool withLength)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var body = PaddedCreateBody(16 * 1024);
         var response = await account.Api.SendAsync(withLength ? Requests.Post(Paths.Databases, body) : Requests.PostWithoutLength(Paths.Databases, body));
@@ -339,7 +344,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [InlineData("text/json-ish")]
     public async Task A_non_JSON_content_type_is_UNSUPPORTED_MEDIA_TYPE_even_with_a_JSON_body(string contentType)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, Requests.CreateBody(), contentType), 415, "UNSUPPORTED_MEDIA_TYPE");
     }
@@ -352,7 +357,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     [InlineData("application/x-www-form-urlencoded")]
     public async Task JSON_no_content_type_and_curl_d_form_type_with_a_JSON_object_are_accepted(string? contentType)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var response = await account.Api.SendAsync(Requests.Post(Paths.Databases, Requests.CreateBody("via-curl", "postgres"), contentType));
         var data = await Shape.SuccessAsync(response, HttpStatusCode.Created);
@@ -368,7 +373,7 @@ public sealed class RequestErrorTests(EngineServers engines)
     public async Task A_form_type_whose_body_is_not_a_JSON_object_is_UNSUPPORTED_MEDIA_TYPE(string body)
     {
         // SPEC §3: the form type is accepted only "when the body parses as a JSON object"; otherwise it is a non-JSON type.
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var message = await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, body, "application/x-www-form-urlencoded"), 415, "UNSUPPORTED_MEDIA_TYPE");
         Assert.Contains("JSON", message, StringComparison.Ordinal);

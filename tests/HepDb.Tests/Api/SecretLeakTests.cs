@@ -10,8 +10,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace HepDb.Tests.Api;
 
 /// <summary>No password or key ever reaches the log (captured at Trace) or the metadata files.</summary>
-public sealed class SecretLeakTests(EngineServers engines)
+public abstract class SecretLeakTests(EngineServers engines)
 {
+    // Every test here runs twice, once per metadata provider, named by the class it runs in.
+    public sealed class OnSqlite(EngineServers engines) : SecretLeakTests(engines.On(Metadata.Sqlite));
+    public sealed class OnPostgres(EngineServers engines) : SecretLeakTests(engines.On(Metadata.Postgres));
+
     [Fact]
     public async Task Passwords_and_keys_never_appear_in_the_log_or_the_metadata_files()
     {
@@ -79,9 +83,8 @@ public sealed class SecretLeakTests(EngineServers engines)
         foreach (var secret in secrets)
             Assert.False(log.Contains(secret, StringComparison.Ordinal), $"a secret starting {secret[..4]} is in the log");
 
-        // The SQLite files: main file, WAL and shared memory, searched byte for byte.
-        var files = new[] { "hepdb.db", "hepdb.db-wal", "hepdb.db-shm" }.Select(f => Path.Combine(app.DataDir, f)).Where(File.Exists).ToList();
-        Assert.Contains(files, f => f.EndsWith("hepdb.db", StringComparison.Ordinal));
+        // The metadata store's files, searched byte for byte.
+        var files = await MetadataFilesAsync(app);
         var searched = 0L;
         foreach (var file in files)
         {
@@ -115,6 +118,28 @@ public sealed class SecretLeakTests(EngineServers engines)
             Assert.Matches("^[0-9a-f]{64}$", k.Hash);
             Assert.Equal(13, k.Prefix.Length);
         });
+    }
+
+    /// <summary>SQLite: the main file, WAL and shared memory. PostgreSQL: the files of the store's own database, after a
+    /// checkpoint has written everything to them.</summary>
+    private static async Task<List<string>> MetadataFilesAsync(HepDbApp app)
+    {
+        if (app.Engines.Metadata == Metadata.Sqlite)
+        {
+            var sqlite = new[] { "hepdb.db", "hepdb.db-wal", "hepdb.db-shm" }.Select(f => Path.Combine(app.DataDir, f)).Where(File.Exists).ToList();
+            Assert.Contains(sqlite, f => f.EndsWith("hepdb.db", StringComparison.Ordinal));
+            return sqlite;
+        }
+        var folder = await app.WithDbAsync(async db =>
+        {
+            await db.Database.ExecuteSqlRawAsync("CHECKPOINT");
+            var dataDirectory = await db.Database.SqlQueryRaw<string>("SELECT current_setting('data_directory') AS \"Value\"").SingleAsync();
+            var oid = await db.Database.SqlQueryRaw<long>("SELECT oid::bigint AS \"Value\" FROM pg_database WHERE datname = current_database()").SingleAsync();
+            return Path.Combine(dataDirectory, "base", oid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        });
+        var files = Directory.GetFiles(folder).ToList();
+        Assert.NotEmpty(files);
+        return files;
     }
 
     private static byte[] ReadShared(string path)

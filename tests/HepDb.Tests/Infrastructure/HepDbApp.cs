@@ -21,7 +21,9 @@ public sealed record TestAccount(string Id, string Key, HttpClient Api)
 }
 
 /// <summary>
-/// A HepDb server in-process with its own data folder and SQLite metadata file, using the shared real engine servers.
+/// A HepDb server in-process with its own data folder and metadata store (a SQLite file, or its own PostgreSQL database
+/// when <paramref name="engines"/> is a <see cref="EngineServers.On"/> view for PostgreSQL and the settings name no store),
+/// using the shared real engine servers.
 /// Every secret it hands out through these helpers is remembered in <see cref="SecretsSeen"/>, and everything it
 /// logs (at every level) is kept in <see cref="Log"/>, so tests can prove secrets never leak.
 /// </summary>
@@ -31,6 +33,7 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
     /// <summary>The data folder; pass the same one to a second instance to simulate a restart.</summary>
     public string DataDir { get; } = dataDir ?? Path.Combine(Path.GetTempPath(), $"hepdb-app-{Guid.NewGuid():N}");
     private readonly bool _ownsDataDir = dataDir is null;
+    private string? _ownedPostgresStore;
     public CapturedLog Log { get; } = new();
     public List<string> SecretsSeen { get; } = [];
     public EngineServers Engines => engines;
@@ -45,6 +48,13 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
             ["QuotaWatcher:Interval"] = "01:00:00",
         };
         foreach (var (k, v) in overrides ?? []) settings[k] = v;
+        if (engines.Metadata == Metadata.Postgres && !settings.ContainsKey("Metadata:Provider"))
+        {
+            settings["Metadata:Provider"] = "postgres";
+            var storeDataDir = settings["HepDb:DataDir"]!;
+            settings["Metadata:ConnectionString"] = engines.MetadataDatabaseFor(storeDataDir);
+            if (_ownsDataDir && storeDataDir == DataDir) _ownedPostgresStore = settings["Metadata:ConnectionString"];
+        }
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
         builder.ConfigureLogging(l => l.AddProvider(Log).SetMinimumLevel(LogLevel.Trace));
         if (clock is not null) builder.ConfigureServices(s => s.AddSingleton(clock));
@@ -116,8 +126,13 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
+        // What belongs to this instance alone goes with it: its data folder and, on PostgreSQL, its store (a test that
+        // restarts on the same data folder names its own folder and keeps both).
         if (_ownsDataDir)
+        {
             try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (_ownedPostgresStore is not null) engines.DropMetadataDatabase(_ownedPostgresStore);
+        }
         GC.SuppressFinalize(this);
     }
 }

@@ -79,7 +79,7 @@ public sealed class MongoDriverFailureTests
             () => adapter.LockAsync(Spec, Ct),
             () => adapter.UnlockAsync(Spec, false, Ct),
             () => adapter.SetWritesBlockedAsync(Spec, true, Ct),
-            () => adapter.MeasureSizesAsync(Ct),
+            () => adapter.MeasureSizesAsync([Spec.DbName], Ct),
             () => adapter.ListTenantObjectsAsync(Ct),
             () => adapter.EnforceConnectionLimitsAsync(new Dictionary<string, int> { [Spec.User] = 1 }, Ct),
         ];

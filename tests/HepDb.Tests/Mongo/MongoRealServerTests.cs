@@ -216,7 +216,7 @@ public sealed class MongoRealServerTests : IAsyncLifetime
     {
         var t = await NewTenantAsync();
         Assert.Equal("1", await As(t, """{"insert":"c","documents":[{"_id":0}]}"""));
-        var before = await Server().MeasureSizesAsync(Ct);
+        var before = await Server().MeasureSizesAsync([t.DbName], Ct);
         Assert.Equal(1, before.Queries);
         Assert.True(before.Bytes.ContainsKey(t.DbName), $"no size for {t.DbName}");
 
@@ -236,7 +236,7 @@ public sealed class MongoRealServerTests : IAsyncLifetime
             Close(admin);
         }
 
-        var after = await Server().MeasureSizesAsync(Ct);
+        var after = await Server().MeasureSizesAsync([t.DbName], Ct);
         Assert.True(after.Bytes[t.DbName] > before.Bytes[t.DbName] + (4 << 20), $"{before.Bytes[t.DbName]} → {after.Bytes[t.DbName]}");
     }
 

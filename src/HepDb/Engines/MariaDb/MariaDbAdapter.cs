@@ -112,10 +112,13 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
         await KillSessionsAsync(c, spec.User, ct);
     }, ct);
 
-    public Task<SizeScan> MeasureSizesAsync(CancellationToken ct) => RunAsync(async c =>
+    public Task<SizeScan> MeasureSizesAsync(IReadOnlyCollection<string> dbNames, CancellationToken ct) => RunAsync(async c =>
     {
+        if (dbNames.Count == 0) return new SizeScan(new Dictionary<string, long>(), 0); // reachable (the connection opened), nothing to measure
+        // information_schema filters schemas by name before it opens any of their tables, so other schemas cost nothing.
+        var names = string.Join(",", dbNames.Select(n => $"'{TenantNames.Require(n)}'"));
         var rows = await QueryAsync(c, "SELECT table_schema, CAST(SUM(data_length + index_length) AS UNSIGNED) FROM information_schema.TABLES " +
-                                       "WHERE table_schema LIKE 'um\\_%' GROUP BY table_schema", ct);
+                                       $"WHERE table_schema IN ({names}) GROUP BY table_schema", ct);
         var sizes = rows.Where(r => Pattern().IsMatch(r[0]!)).ToDictionary(r => r[0]!, r => long.Parse(r[1] ?? "0"));
         return new SizeScan(sizes, 1);
     }, ct);

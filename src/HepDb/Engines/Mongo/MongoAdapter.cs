@@ -239,10 +239,12 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
 
     /// <summary>One <c>listDatabases</c> per server, filtered on the server to HepDb's prefix. <c>sizeOnDisk</c> is the
     /// storage size (compressed, and it does not shrink when documents are deleted until compact or drop).</summary>
-    public Task<SizeScan> MeasureSizesAsync(CancellationToken ct) => AdminAsync(async run =>
+    public Task<SizeScan> MeasureSizesAsync(IReadOnlyCollection<string> dbNames, CancellationToken ct) => AdminAsync(async run =>
     {
+        // listDatabases reports every size in one reply; the names this store knows are picked from it.
         var sizes = new Dictionary<string, long>();
-        foreach (var db in TenantDatabases(await run("admin", ListDatabases(nameOnly: false))))
+        var wanted = dbNames.ToHashSet(StringComparer.Ordinal);
+        foreach (var db in TenantDatabases(await run("admin", ListDatabases(nameOnly: false))).Where(d => wanted.Contains(d["name"].AsString)))
             sizes[db["name"].AsString] = db.GetValue("sizeOnDisk", 0).IsNumeric ? db["sizeOnDisk"].ToInt64() : 0;
         return new SizeScan(sizes, 1);
     }, ct);

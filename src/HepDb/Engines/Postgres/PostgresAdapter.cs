@@ -142,10 +142,12 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         await TerminateSessionsAsync(admin, spec.User, ct);
     }, ct);
 
-    /// <summary>Sizes of all tenant databases in one query.</summary>
-    public Task<SizeScan> MeasureSizesAsync(CancellationToken ct) => RunAsync(async conn =>
+    /// <summary>Sizes of the named tenant databases in one query.</summary>
+    public Task<SizeScan> MeasureSizesAsync(IReadOnlyCollection<string> dbNames, CancellationToken ct) => RunAsync(async conn =>
     {
-        await using var cmd = new NpgsqlCommand("SELECT datname, pg_database_size(oid) FROM pg_database WHERE datname LIKE 'up\\_%'", conn);
+        // pg_database_size walks a database's files: only the named databases are sized.
+        await using var cmd = new NpgsqlCommand("SELECT datname, pg_database_size(oid) FROM pg_database WHERE datname = ANY(@names)", conn);
+        cmd.Parameters.AddWithValue("names", dbNames.ToArray());
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var sizes = new Dictionary<string, long>();
         while (await reader.ReadAsync(ct))
