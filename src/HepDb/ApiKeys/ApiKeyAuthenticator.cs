@@ -29,12 +29,14 @@ public sealed class ApiKeyAuthenticator
         writes.Watch("api_keys", _known.Forget);
     }
 
+    private static readonly string[] Schemes = ["Bearer", "Token"];
+
     /// <summary>The value after an optional <c>Bearer</c> or <c>Token</c> scheme (case-insensitive), or the bare header.</summary>
     public static string? PresentedKey(string? header)
     {
         var value = header?.Trim();
         if (string.IsNullOrEmpty(value)) return null;
-        foreach (var scheme in new[] { "Bearer", "Token" })
+        foreach (var scheme in Schemes)
         {
             if (value.Equals(scheme, StringComparison.OrdinalIgnoreCase)) return null; // a scheme with an empty value
             if (value.Length > scheme.Length && value.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && char.IsWhiteSpace(value[scheme.Length]))
