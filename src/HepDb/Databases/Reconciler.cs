@@ -1,6 +1,6 @@
 using HepDb.Data;
-using HepDb.Hosting;
 using HepDb.Engines;
+using HepDb.Hosting;
 using HepDb.Security;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -50,15 +50,15 @@ public sealed class Reconciler(
         foreach (var record in await db.Databases.AsNoTracking()
                      .Where(d => (d.Phase == DatabasePhase.Provisioning && d.PhaseChangedAt < stale) || d.Phase == DatabasePhase.Deleting).ToListAsync(ct))
         {
-            if (await TryAsync(record.Engine, errors, () => service.FinishDeleteAsync(record, ct)))
+            if (await TryAsync(record.Engine.WireName(), errors, () => service.FinishDeleteAsync(record, ct)))
                 if (record.Phase == DatabasePhase.Deleting) deleted++; else rolledBack++;
         }
 
         foreach (var record in await db.Databases.AsNoTracking()
                      .Where(d => d.PendingPasswordSealed != null && d.PendingSince < stale && d.Phase == DatabasePhase.Ready).ToListAsync(ct))
         {
-            var adapter = engines.Get(EngineKinds.Parse(record.Engine));
-            if (await TryAsync(record.Engine, errors, () => service.FinishRotationAsync(record, adapter, record.PendingPasswordSealed!, ct))) rotations++;
+            var adapter = engines.Get(record.Engine);
+            if (await TryAsync(record.Engine.WireName(), errors, () => service.FinishRotationAsync(record, adapter, record.PendingPasswordSealed!, ct))) rotations++;
         }
 
         foreach (var adapter in engines.Configured)
@@ -67,8 +67,7 @@ public sealed class Reconciler(
             {
                 // List the engine first, then the records: a database created in between has its record by then.
                 var found = await adapter.ListTenantObjectsAsync(ct);
-                var engine = adapter.Kind.WireName();
-                var records = await db.Databases.AsNoTracking().Where(d => d.Engine == engine).Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
+                var records = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind).Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
                 var known = records.SelectMany(r => new[] { r.DbName, r.DbUser }).ToHashSet();
                 var slugs = (await db.Accounts.AsNoTracking().Select(a => a.Id).ToListAsync(ct)).Select(Accounts.Account.NameSlug).ToHashSet();
                 foreach (var (slug, slot) in found.Databases.Concat(found.Users).Where(n => !known.Contains(n)).Select(Parse).Distinct())

@@ -93,7 +93,7 @@ public sealed class QuotaWatcher(
         var engine = adapter.Kind.WireName();
         try
         {
-            var records = await db.Databases.AsNoTracking().Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready)
+            var records = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind && d.Phase == DatabasePhase.Ready)
                 .Select(d => new { d.Id, d.DbName, d.SizeBytes }).ToListAsync(ct);
             // Only this store's databases are measured: a shared server's others are not ours to scan.
             var scan = await adapter.MeasureSizesAsync(records.Select(r => r.DbName).ToList(), ct);
@@ -124,7 +124,7 @@ public sealed class QuotaWatcher(
         var engine = adapter.Kind.WireName();
         try
         {
-            var limits = await db.Databases.AsNoTracking().Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready)
+            var limits = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind && d.Phase == DatabasePhase.Ready)
                 .ToDictionaryAsync(d => d.DbUser, d => d.ConnectionLimit, ct);
             return await adapter.EnforceConnectionLimitsAsync(limits, ct);
         }
