@@ -57,7 +57,7 @@ public sealed class AccountEnforcer(
             {
                 // Recorded and retried on the next pass; one database or engine never stops the others.
                 errors.Add($"{database.DbName}: {e.Message}");
-                logger.LogWarning("Could not bring {DbName} to {Status}: {Error}", database.DbName, verdict.DesiredStatus.WireName(), e.Message);
+                logger.DatabaseNotBroughtInLine(database.DbName, verdict.DesiredStatus.WireName(), e.Message);
             }
             AfterEachDatabase?.Invoke(database);
         }
@@ -80,6 +80,7 @@ public sealed class AccountEnforcer(
         database.Status = to;
         database.ConnectionLimit = verdict.ConnectionLimit;
         await db.SaveChangesAsync(ct);
-        logger.LogInformation("{DbName}: {From} → {To} (connection limit {Limit})", database.DbName, from.WireName(), to.WireName(), verdict.ConnectionLimit);
+        if (logger.IsEnabled(LogLevel.Information))
+            logger.DatabaseBroughtInLine(database.DbName, from.WireName(), to.WireName(), verdict.ConnectionLimit);
     }
 }

@@ -81,7 +81,7 @@ public sealed class DatabaseService(
         }
         catch (Exception e)
         {
-            logger.LogWarning("Creating {DbName} on {Engine} failed ({Error}); undoing", record.DbName, adapter.Kind, e.GetType().Name);
+            logger.CreateFailed(record.DbName, adapter.Kind, e.GetType().Name);
             await UndoReservationAsync(record, adapter, e is EngineUnavailableException { BeforeAnyChange: true });
             if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Create);
             if (e is EngineCommandException) return ApiErrors.Internal;
@@ -185,7 +185,7 @@ public sealed class DatabaseService(
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            logger.LogWarning("Dropping {DbName} failed ({Error}); the reconciler will finish it", record.DbName, e.GetType().Name);
+            logger.DropFailed(record.DbName, e.GetType().Name);
             return ApiErrors.EngineUnavailable(record.Engine.WireName(), ApiErrors.Unavailable.Delete);
         }
         // Its size no longer counts: the account may be back under its storage limit.
@@ -305,7 +305,7 @@ public sealed class DatabaseService(
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            logger.LogWarning("Undoing {DbName} failed ({Error}); the reconciler will roll it back", record.DbName, e.GetType().Name);
+            logger.UndoFailed(record.DbName, e.GetType().Name);
         }
     }
 

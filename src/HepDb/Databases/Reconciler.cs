@@ -76,7 +76,7 @@ public sealed class Reconciler(
                     var dbName = TenantNames.DatabaseName(adapter.Kind, slug, slot);
                     var user = TenantNames.UserName(adapter.Kind, slug, slot);
                     if (known.Contains(dbName) || known.Contains(user)) continue;
-                    Logger.LogWarning("Dropping orphan {DbName}/{User} on {Engine}: no record", dbName, user, adapter.Kind);
+                    Logger.DroppingOrphan(dbName, user, adapter.Kind);
                     await adapter.DropTenantAsync(dbName, user, ct);
                     orphans++;
                 }
@@ -85,8 +85,7 @@ public sealed class Reconciler(
 
         var report = new ReconcileReport(rolledBack, deleted, rotations, orphans, errors);
         if (rolledBack + deleted + rotations + orphans > 0 || errors.Count > 0)
-            Logger.LogInformation("Reconciler: {RolledBack} rolled back, {Deleted} deleted, {Rotations} rotations finished, {Orphans} orphans dropped, {Errors} errors",
-                rolledBack, deleted, rotations, orphans, errors.Count);
+            Logger.ReconcilerPass(rolledBack, deleted, rotations, orphans, errors.Count);
         return report;
     }
 
@@ -106,7 +105,7 @@ public sealed class Reconciler(
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
             errors.Add($"{engine}: {e.Message}");
-            Logger.LogWarning("Reconciler: {Engine}: {Error}", engine, e.Message);
+            Logger.ReconcilerEngineFailed(engine, e.Message);
             return false;
         }
     }

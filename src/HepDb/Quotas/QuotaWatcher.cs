@@ -112,7 +112,7 @@ public sealed class QuotaWatcher(
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            Logger.LogWarning("Quota watcher: measuring {Engine} failed: {Error}", engine, e.Message);
+            Logger.MeasuringFailed(engine, e.Message);
             return new ServerScan(engine, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message);
         }
     }
@@ -131,7 +131,7 @@ public sealed class QuotaWatcher(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Whatever went wrong (engine or metadata), the sizes and account verdicts of this pass still matter more.
-            Logger.LogWarning("Quota watcher: enforcing connection limits on {Engine} failed: {Error}", engine, e.Message);
+            Logger.ConnectionLimitsFailed(engine, e.Message);
             return 0;
         }
     }
