@@ -1,7 +1,6 @@
 using HepDb.Data;
 using HepDb.Engines;
 using HepDb.Hosting;
-using HepDb.Security;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
