@@ -76,6 +76,8 @@ public static class DatabaseStatuses
     /// <summary>The API value: <c>active</c>, <c>over_quota</c>, <c>disabled</c>.</summary>
     public static string WireName(this DatabaseStatus status) => Names.Of(status);
 
+    public static bool TryParse(string? wire, out DatabaseStatus status) => Names.TryParse(wire, out status);
+
     public static DatabaseStatus Parse(string wire) => Names.Parse(wire);
 }
 
@@ -88,6 +90,8 @@ public static class DatabasePhases
 
     /// <summary>The stored value: <c>provisioning</c>, <c>ready</c>, <c>deleting</c>.</summary>
     public static string WireName(this DatabasePhase phase) => Names.Of(phase);
+
+    public static bool TryParse(string? wire, out DatabasePhase phase) => Names.TryParse(wire, out phase);
 
     public static DatabasePhase Parse(string wire) => Names.Parse(wire);
 }
