@@ -68,14 +68,14 @@ internal sealed class ApiBench(string root, EnginesOptions engines, BenchSetting
         try
         {
             // The listed account holds --count databases; each create worker has an admin-tier account of its own.
-            var lister = await BenchHost.TenantAsync(app.Services, $"api-list-{provider}@bench.invalid", Tiers.Admin, ct);
+            var lister = await BenchHost.TenantAsync(app.Services, $"api-list-{provider}@bench.invalid", Tier.Admin, ct);
             accounts.Add(lister.AccountId);
             for (var i = 0; i < settings.Count; i++)
                 if (!await CreateAsync(hepdb, lister.Key, $"listed-{i}", ct)) throw new InvalidOperationException($"creating listed database {i} failed");
             var creators = new List<string>();
             for (var w = 0; w < settings.Parallel; w++)
             {
-                var (id, key) = await BenchHost.TenantAsync(app.Services, $"api-create-{provider}-{w}@bench.invalid", Tiers.Admin, ct);
+                var (id, key) = await BenchHost.TenantAsync(app.Services, $"api-create-{provider}-{w}@bench.invalid", Tier.Admin, ct);
                 accounts.Add(id);
                 creators.Add(key);
             }

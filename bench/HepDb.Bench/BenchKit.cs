@@ -70,10 +70,10 @@ internal static class BenchHost
     }
 
     /// <summary>A new account of <paramref name="tier"/> and one API key for it, through HepDb's own services.</summary>
-    public static async Task<(string AccountId, string Key)> TenantAsync(IServiceProvider services, string email, string tier, CancellationToken ct)
+    public static async Task<(string AccountId, string Key)> TenantAsync(IServiceProvider services, string email, Tier tier, CancellationToken ct)
     {
         await using var scope = services.CreateAsyncScope();
-        var account = (await scope.ServiceProvider.GetRequiredService<AccountService>().CreateAsync(email, tier, Actor.Operator, ct)).Value!;
+        var account = (await scope.ServiceProvider.GetRequiredService<AccountService>().CreateAsync(email, tier.WireName(), Actor.Operator, ct)).Value!;
         var key = await scope.ServiceProvider.GetRequiredService<ApiKeyService>().MintAsync(account.Id, null, Actor.Operator, ct);
         return (account.Id, key.Value!.Value);
     }

@@ -70,7 +70,7 @@ internal sealed class FrozenBench(string root, EngineServerOptions mariaDb, Benc
 
     private static async Task<HttpClient> TenantAsync(IServiceProvider services, Uri baseUrl, int i, CancellationToken ct)
     {
-        var (_, key) = await BenchHost.TenantAsync(services, $"frozen-{i}@bench.invalid", Tiers.Free, ct);
+        var (_, key) = await BenchHost.TenantAsync(services, $"frozen-{i}@bench.invalid", Tier.Free, ct);
         var client = new HttpClient { BaseAddress = baseUrl };
         client.DefaultRequestHeaders.Authorization = new("Bearer", key);
         return client;

@@ -194,7 +194,7 @@ namespace HepDb.Bench
             {
                 var accounts = scope.ServiceProvider.GetRequiredService<AccountService>();
                 for (var a = 0; a < accountCount; a++)
-                    _accounts.Add((await accounts.CreateAsync($"bench-{a}@bench.invalid", Tiers.Admin, Actor.Operator, ct)).Value!.Id);
+                    _accounts.Add((await accounts.CreateAsync($"bench-{a}@bench.invalid", Tier.Admin.WireName(), Actor.Operator, ct)).Value!.Id);
             }
             Console.WriteLine($"Provisioning through DatabaseService.CreateAsync, {settings.Parallel} at a time, " +
                               $"{accountCount} admin-tier account(s) holding up to {perAccount} databases per engine:");
@@ -284,7 +284,7 @@ namespace HepDb.Bench
                 if (failed is not null) throw new InvalidOperationException($"the watcher could not measure {wire}: {failed.Error}");
                 var b = baselines[engine];
                 return new ServerResult(engine.DisplayName(), servers[0].Databases, servers[0].Queries, Stats.Median(servers.Select(s => s.Milliseconds)),
-                    Stats.Median(engineOnly[engine]), b[0].Queries, Stats.Median(b.Select(x => x.Ms)), stored.GetValueOrDefault(wire), b[^1].Bytes, Stats.Median(scans.Select(s => s.Milliseconds)));
+                    Stats.Median(engineOnly[engine]), b[0].Queries, Stats.Median(b.Select(x => x.Ms)), stored.GetValueOrDefault(engine), b[^1].Bytes, Stats.Median(scans.Select(s => s.Milliseconds)));
             }).ToList();
         }
 
@@ -296,10 +296,10 @@ namespace HepDb.Bench
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
             var ready = await db.Databases.AsNoTracking().Where(d => d.Phase == DatabasePhase.Ready).Select(d => new { d.Engine, d.DbName }).ToListAsync(ct);
-            return Engines.ToDictionary(e => e, e => ready.Where(d => d.Engine == e.WireName()).Select(d => d.DbName).ToList());
+            return Engines.ToDictionary(e => e, e => ready.Where(d => d.Engine == e).Select(d => d.DbName).ToList());
         }
 
-        private async Task<Dictionary<string, long>> StoredBytesAsync(CancellationToken ct)
+        private async Task<Dictionary<EngineKind, long>> StoredBytesAsync(CancellationToken ct)
         {
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();

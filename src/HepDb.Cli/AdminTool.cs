@@ -36,7 +36,7 @@ public static class AdminTool
         root.Options.Add(configFile);
 
         var email = new Option<string>("--email") { Description = "The account's email address", Required = true };
-        var tier = new Option<string>("--tier") { Description = "free | premium | admin", DefaultValueFactory = _ => Tiers.Free };
+        var tier = new Option<string>("--tier") { Description = "free | premium | admin", DefaultValueFactory = _ => Tier.Free.WireName() };
         var accountRef = new Option<string>("--account") { Description = "Account id or email", Required = true };
         var label = new Option<string?>("--label") { Description = "A label shown in the dashboard" };
 
@@ -59,7 +59,7 @@ public static class AdminTool
             if (!target.Ok) return Refuse(target.Problem!);
             var set = await sp.GetRequiredService<PackService>().SetTierAsync(target.Value!.Id, p.GetValue(tierArg), Actor.Operator, ct);
             if (!set.Ok) return Refuse(set.Problem!);
-            output.WriteLine(set.Value!.Tier);
+            output.WriteLine(set.Value!.Tier.WireName());
             return 0;
         }));
         account.Subcommands.Add(setTier);
@@ -129,7 +129,7 @@ public static class AdminTool
         accountList.SetAction((p, ct) => WithServicesAsync(p, async sp =>
         {
             foreach (var r in await sp.GetRequiredService<AdminService>().SearchAsync(p.GetValue<string?>("--search"), ct))
-                output.WriteLine(string.Join('\t', r.Account.Id, r.Account.Email, r.Account.Tier, r.Account.SuspendedAt is null ? "active" : "suspended", r.Databases, r.UsedBytes));
+                output.WriteLine(string.Join('\t', r.Account.Id, r.Account.Email, r.Account.Tier.WireName(), r.Account.SuspendedAt is null ? "active" : "suspended", r.Databases, r.UsedBytes));
             return 0;
         }));
         account.Subcommands.Add(accountList);
@@ -200,7 +200,7 @@ public static class AdminTool
         {
             var accounts = sp.GetRequiredService<AccountService>();
             var found = await accounts.FindAsync(p.GetValue(email)!, ct);
-            var target = found is not null ? found : await accounts.CreateAsync(p.GetValue(email), Tiers.Admin, Actor.Operator, ct);
+            var target = found is not null ? found : await accounts.CreateAsync(p.GetValue(email), Tier.Admin.WireName(), Actor.Operator, ct);
             if (!target.Ok) return Refuse(target.Problem!);
             var keys = sp.GetRequiredService<ApiKeyService>();
             var existing = (await keys.ListAsync(target.Value!.Id, ct)).FirstOrDefault(k => k.Label == "quickstart");

@@ -1,10 +1,15 @@
+using HepDb.Hosting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
 namespace HepDb.Accounts;
 
 public sealed class Account
 {
     public required string Id { get; init; }
     public required string Email { get; set; }
-    public string Tier { get; set; } = Tiers.Free;
+    public Tier Tier { get; set; } = Tier.Free;
     public DateTime CreatedAt { get; init; }
     public DateTime? SuspendedAt { get; set; }
     public string? SuspendReason { get; set; }
@@ -23,10 +28,37 @@ public sealed class Account
     }
 }
 
+/// <summary>The <c>accounts</c> table.</summary>
+public sealed class AccountConfiguration : IEntityTypeConfiguration<Account>
+{
+    public void Configure(EntityTypeBuilder<Account> e)
+    {
+        e.ToTable("accounts");
+        e.HasKey(x => x.Id);
+        e.Property(x => x.Id).HasMaxLength(26);
+        e.Property(x => x.Email).HasMaxLength(254);
+        e.HasIndex(x => x.Email).IsUnique();
+        e.Property(x => x.Tier).HasMaxLength(16);
+        e.Property(x => x.SuspendReason).HasMaxLength(500);
+        e.Ignore(x => x.Slug);
+    }
+}
+
+public enum Tier { Free, Premium, Admin }
+
 public static class Tiers
 {
-    public const string Free = "free";
-    public const string Premium = "premium";
-    public const string Admin = "admin";
-    public static readonly string[] All = [Free, Premium, Admin];
+    private static readonly WireNames<Tier> Names = new((Tier.Free, "free"), (Tier.Premium, "premium"), (Tier.Admin, "admin"));
+
+    public static Tier[] All => Names.All;
+
+    /// <summary>The stored and shown value: <c>free</c>, <c>premium</c>, <c>admin</c>.</summary>
+    public static string WireName(this Tier tier) => Names.Of(tier);
+
+    public static bool TryParse(string? wire, out Tier tier) => Names.TryParse(wire, out tier);
+
+    public static Tier Parse(string wire) => Names.Parse(wire);
 }
+
+/// <summary>Stores a <see cref="Tier"/> as its wire name.</summary>
+public sealed class TierConverter() : ValueConverter<Tier, string>(t => t.WireName(), s => Tiers.Parse(s));

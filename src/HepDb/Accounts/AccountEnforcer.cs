@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace HepDb.Accounts;
 
 /// <summary>What one account's databases should be, from its suspension, storage use and limits.</summary>
-public sealed record AccountVerdict(string DesiredStatus, int ConnectionLimit, long UsedBytes, long LimitBytes)
+public sealed record AccountVerdict(DatabaseStatus DesiredStatus, int ConnectionLimit, long UsedBytes, long LimitBytes)
 {
     /// <summary>Pure: suspended → disabled; used storage over the limit → over_quota; otherwise active.</summary>
     public static AccountVerdict Decide(bool suspended, long usedBytes, EffectiveLimits limits) => new(
@@ -57,7 +57,7 @@ public sealed class AccountEnforcer(
             {
                 // Recorded and retried on the next pass; one database or engine never stops the others.
                 errors.Add($"{database.DbName}: {e.Message}");
-                logger.LogWarning("Could not bring {DbName} to {Status}: {Error}", database.DbName, verdict.DesiredStatus, e.Message);
+                logger.DatabaseNotBroughtInLine(database.DbName, verdict.DesiredStatus.WireName(), e.Message);
             }
             AfterEachDatabase?.Invoke(database);
         }
@@ -66,7 +66,7 @@ public sealed class AccountEnforcer(
 
     private async Task ApplyAsync(TenantDatabase database, AccountVerdict verdict, CancellationToken ct)
     {
-        var engine = engines.Get(EngineKinds.Parse(database.Engine));
+        var engine = engines.Get(database.Engine);
         var spec = new TenantSpec(database.DbName, database.DbUser, box.Decrypt(database.PasswordSealed, database.Id), verdict.ConnectionLimit);
         var (from, to) = (database.Status, verdict.DesiredStatus);
         if (from != to)
@@ -80,6 +80,7 @@ public sealed class AccountEnforcer(
         database.Status = to;
         database.ConnectionLimit = verdict.ConnectionLimit;
         await db.SaveChangesAsync(ct);
-        logger.LogInformation("{DbName}: {From} → {To} (connection limit {Limit})", database.DbName, from, to, verdict.ConnectionLimit);
+        if (logger.IsEnabled(LogLevel.Information))
+            logger.DatabaseBroughtInLine(database.DbName, from.WireName(), to.WireName(), verdict.ConnectionLimit);
     }
 }

@@ -19,7 +19,7 @@ public sealed class AccountService(HepDbContext db, TimeProvider time, IOptions<
         return trimmed.Length is 0 or > 254 || at <= 0 || at == trimmed.Length - 1 ? ApiErrors.InvalidEmail : null;
     }
 
-    public static Problem? ValidateTier(string? tier) => tier is not null && Tiers.All.Contains(tier) ? null : ApiErrors.InvalidTier(tier);
+    public static Problem? ValidateTier(string? tier) => Tiers.TryParse(tier, out _) ? null : ApiErrors.InvalidTier(tier);
 
     /// <summary>Creates an account; a bad email or tier, or an email already taken, is refused and nothing is stored.</summary>
     public async Task<Outcome<Account>> CreateAsync(string? email, string? tier, Actor actor, CancellationToken ct)
@@ -27,7 +27,7 @@ public sealed class AccountService(HepDbContext db, TimeProvider time, IOptions<
         if ((ValidateEmail(email) ?? ValidateTier(tier)) is { } problem) return problem;
         var normalized = email!.Trim().ToLowerInvariant();
         if (await db.Accounts.AnyAsync(a => a.Email == normalized, ct)) return ApiErrors.EmailTaken(normalized);
-        var account = new Account { Id = Ulid.New(time), Email = normalized, Tier = tier!, CreatedAt = time.GetUtcNow().UtcDateTime };
+        var account = new Account { Id = Ulid.New(time), Email = normalized, Tier = Tiers.Parse(tier!), CreatedAt = time.GetUtcNow().UtcDateTime };
         db.Accounts.Add(account);
         db.Record(time, actor, account.Id, "account.created", account.Id, $"tier={tier}");
         await db.SaveChangesAsync(ct);

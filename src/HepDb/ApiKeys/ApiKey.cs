@@ -1,3 +1,6 @@
+using HepDb.Accounts;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 namespace HepDb.ApiKeys;
 
 public sealed class ApiKey
@@ -24,4 +27,24 @@ public sealed class ApiKey
     public string? LastUsedIp { get; set; }
 
     public bool IsActive => DisabledAt is null && SuspendedAt is null;
+}
+
+/// <summary>The <c>api_keys</c> table.</summary>
+public sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
+{
+    public void Configure(EntityTypeBuilder<ApiKey> e)
+    {
+        e.ToTable("api_keys");
+        e.HasKey(x => x.Id);
+        e.Property(x => x.Id).HasMaxLength(26);
+        e.Property(x => x.AccountId).HasMaxLength(26);
+        e.Property(x => x.Label).HasMaxLength(100);
+        e.Property(x => x.Prefix).HasMaxLength(20);
+        e.Property(x => x.Hash).HasMaxLength(64);
+        e.Property(x => x.LastUsedIp).HasMaxLength(64);
+        e.HasIndex(x => x.Hash).IsUnique();
+        e.HasIndex(x => x.AccountId);
+        e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
+        e.Ignore(x => x.IsActive);
+    }
 }

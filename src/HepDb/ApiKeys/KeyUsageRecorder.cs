@@ -50,7 +50,7 @@ public sealed class KeyUsageRecorder(IServiceScopeFactory scopes, TimeProvider t
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            logger.LogWarning(e, "Could not record API key usage; will retry with the next request");
+            logger.KeyUsageNotRecorded(e);
         }
     }
 }

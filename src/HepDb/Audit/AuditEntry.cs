@@ -1,3 +1,5 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 namespace HepDb.Audit;
 
 public sealed class AuditEntry
@@ -14,4 +16,22 @@ public sealed class AuditEntry
     public string? TargetId { get; init; }
     public string? Ip { get; init; }
     public string? Detail { get; init; }
+}
+
+/// <summary>The <c>audit_log</c> table.</summary>
+public sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEntry>
+{
+    public void Configure(EntityTypeBuilder<AuditEntry> e)
+    {
+        e.ToTable("audit_log");
+        e.HasKey(x => x.Id);
+        e.Property(x => x.Id).HasMaxLength(26);
+        e.Property(x => x.AccountId).HasMaxLength(26);
+        e.Property(x => x.Actor).HasMaxLength(64);
+        e.Property(x => x.Action).HasMaxLength(64);
+        e.Property(x => x.TargetId).HasMaxLength(64);
+        e.Property(x => x.Ip).HasMaxLength(64);
+        e.Property(x => x.Detail).HasMaxLength(1000);
+        e.HasIndex(x => new { x.AccountId, x.At });
+    }
 }

@@ -29,135 +29,15 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
         // Every timestamp is UTC. SQLite hands them back as Unspecified; PostgreSQL timestamptz insists on Utc.
         builder.Properties<DateTime>().HaveConversion<UtcConverter>();
         builder.Properties<DateTime?>().HaveConversion<NullableUtcConverter>();
+        // Enums are stored as their wire names, the strings the columns held before they were enums.
+        builder.Properties<Tier>().HaveConversion<TierConverter>();
+        builder.Properties<DatabaseStatus>().HaveConversion<DatabaseStatusConverter>();
+        builder.Properties<DatabasePhase>().HaveConversion<DatabasePhaseConverter>();
+        builder.Properties<Engines.EngineKind>().HaveConversion<Engines.EngineKindConverter>();
     }
 
-    protected override void OnModelCreating(ModelBuilder b)
-    {
-        b.Entity<Account>(e =>
-        {
-            e.ToTable("accounts");
-            e.HasKey(x => x.Id);
-            e.Property(x => x.Id).HasMaxLength(26);
-            e.Property(x => x.Email).HasMaxLength(254);
-            e.HasIndex(x => x.Email).IsUnique();
-            e.Property(x => x.Tier).HasMaxLength(16);
-            e.Property(x => x.SuspendReason).HasMaxLength(500);
-            e.Ignore(x => x.Slug);
-        });
-        b.Entity<ApiKey>(e =>
-        {
-            e.ToTable("api_keys");
-            e.HasKey(x => x.Id);
-            e.Property(x => x.Id).HasMaxLength(26);
-            e.Property(x => x.AccountId).HasMaxLength(26);
-            e.Property(x => x.Label).HasMaxLength(100);
-            e.Property(x => x.Prefix).HasMaxLength(20);
-            e.Property(x => x.Hash).HasMaxLength(64);
-            e.Property(x => x.LastUsedIp).HasMaxLength(64);
-            e.HasIndex(x => x.Hash).IsUnique();
-            e.HasIndex(x => x.AccountId);
-            e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
-            e.Ignore(x => x.IsActive);
-        });
-        b.Entity<TenantDatabase>(e =>
-        {
-            e.ToTable("databases");
-            e.HasKey(x => x.Id);
-            e.Property(x => x.Id).HasMaxLength(26);
-            e.Property(x => x.AccountId).HasMaxLength(26);
-            e.Property(x => x.Name).HasMaxLength(64);
-            e.Property(x => x.Engine).HasMaxLength(16);
-            e.Property(x => x.DbName).HasMaxLength(64);
-            e.Property(x => x.DbUser).HasMaxLength(64);
-            e.Property(x => x.PasswordSealed).HasMaxLength(200);
-            e.Property(x => x.PendingPasswordSealed).HasMaxLength(200);
-            e.Property(x => x.Status).HasMaxLength(16);
-            e.Property(x => x.Phase).HasMaxLength(16);
-            e.HasIndex(x => new { x.AccountId, x.Engine, x.Slot }).IsUnique();
-            e.HasIndex(x => new { x.Engine, x.DbName }).IsUnique();
-            e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Restrict);
-        });
-        b.Entity<AuditEntry>(e =>
-        {
-            e.ToTable("audit_log");
-            e.HasKey(x => x.Id);
-            e.Property(x => x.Id).HasMaxLength(26);
-            e.Property(x => x.AccountId).HasMaxLength(26);
-            e.Property(x => x.Actor).HasMaxLength(64);
-            e.Property(x => x.Action).HasMaxLength(64);
-            e.Property(x => x.TargetId).HasMaxLength(64);
-            e.Property(x => x.Ip).HasMaxLength(64);
-            e.Property(x => x.Detail).HasMaxLength(1000);
-            e.HasIndex(x => new { x.AccountId, x.At });
-        });
-        b.Entity<IdempotencyRecord>(e =>
-        {
-            e.ToTable("idempotency_keys");
-            e.HasKey(x => new { x.AccountId, x.Key });
-            e.Property(x => x.AccountId).HasMaxLength(26);
-            e.Property(x => x.Key).HasMaxLength(255);
-            e.Property(x => x.RequestHash).HasMaxLength(64);
-            e.Property(x => x.DatabaseId).HasMaxLength(26);
-            e.HasIndex(x => x.CreatedAt);
-        });
-        b.Entity<PackGrant>(e =>
-        {
-            e.ToTable("pack_grants");
-            e.HasKey(x => x.Id);
-            e.Property(x => x.Id).HasMaxLength(26);
-            e.Property(x => x.AccountId).HasMaxLength(26);
-            e.Property(x => x.PackId).HasMaxLength(32);
-            e.Property(x => x.Source).HasMaxLength(16);
-            e.Property(x => x.EventId).HasMaxLength(200);
-            e.HasIndex(x => new { x.AccountId, x.ExpiresAt });
-            e.HasIndex(x => x.EventId).IsUnique();
-            e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
-        });
-        b.Entity<JobRun>(e =>
-        {
-            e.ToTable("job_runs");
-            e.HasKey(x => x.Id);
-            e.Property(x => x.Id).HasMaxLength(26);
-            e.Property(x => x.Job).HasMaxLength(32);
-            e.Property(x => x.Summary).HasMaxLength(4000);
-            e.HasIndex(x => new { x.Job, x.StartedAt });
-        });
-        b.Entity<Engines.EngineSwitch>(e =>
-        {
-            e.ToTable("engine_switches");
-            e.HasKey(x => x.Engine);
-            e.Property(x => x.Engine).HasMaxLength(16);
-            e.Property(x => x.ChangedBy).HasMaxLength(64);
-        });
-        b.Entity<Web.Users.DashboardUser>(e =>
-        {
-            e.ToTable("dashboard_users");
-            e.HasKey(x => x.Id);
-            e.Property(x => x.Id).HasMaxLength(26);
-            e.Property(x => x.AccountId).HasMaxLength(26);
-            e.Property(x => x.Email).HasMaxLength(254);
-            e.Property(x => x.NormalizedEmail).HasMaxLength(254);
-            e.HasIndex(x => x.NormalizedEmail).IsUnique();
-            e.HasIndex(x => x.AccountId);
-            e.Property(x => x.PasswordHash).HasMaxLength(512);
-            e.Property(x => x.SecurityStamp).HasMaxLength(64);
-            e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
-        });
-        b.Entity<Web.Users.DataProtectionKey>(e =>
-        {
-            e.ToTable("data_protection_keys");
-            e.HasKey(x => x.Id);
-            e.Property(x => x.Id).HasMaxLength(64);
-            e.Property(x => x.FriendlyName).HasMaxLength(256);
-        });
-        b.Entity<Lease>(e =>
-        {
-            e.ToTable("leases");
-            e.HasKey(x => x.Name);
-            e.Property(x => x.Name).HasMaxLength(64);
-            e.Property(x => x.Holder).HasMaxLength(64);
-        });
-    }
+    /// <summary>Each entity's table, keys and indexes are in a configuration class beside the entity.</summary>
+    protected override void OnModelCreating(ModelBuilder b) => b.ApplyConfigurationsFromAssembly(typeof(HepDbContext).Assembly);
 
     private sealed class UtcConverter() : ValueConverter<DateTime, DateTime>(
         v => v.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.ToUniversalTime(), DateTimeKind.Utc),

@@ -1,5 +1,6 @@
 using HepDb.Hosting;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace HepDb.Data;
 
@@ -10,6 +11,18 @@ public sealed class Lease
     public required string Name { get; init; }
     public required string Holder { get; set; }
     public DateTime ExpiresAt { get; set; }
+}
+
+/// <summary>The <c>leases</c> table.</summary>
+public sealed class LeaseConfiguration : IEntityTypeConfiguration<Lease>
+{
+    public void Configure(EntityTypeBuilder<Lease> e)
+    {
+        e.ToTable("leases");
+        e.HasKey(x => x.Name);
+        e.Property(x => x.Name).HasMaxLength(64);
+        e.Property(x => x.Holder).HasMaxLength(64);
+    }
 }
 
 /// <summary>This HepDb instance's identity as a lease holder (one per running server, so replicas differ).</summary>

@@ -81,7 +81,7 @@ public sealed class DatabaseService(
         }
         catch (Exception e)
         {
-            logger.LogWarning("Creating {DbName} on {Engine} failed ({Error}); undoing", record.DbName, adapter.Kind, e.GetType().Name);
+            logger.CreateFailed(record.DbName, adapter.Kind, e.GetType().Name);
             await UndoReservationAsync(record, adapter, e is EngineUnavailableException { BeforeAnyChange: true });
             if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Create);
             if (e is EngineCommandException) return ApiErrors.Internal;
@@ -90,7 +90,7 @@ public sealed class DatabaseService(
 
         record.Phase = DatabasePhase.Ready;
         record.PhaseChangedAt = time.GetUtcNow().UtcDateTime;
-        db.Record(time, actor, accountId, "database.created", record.Id, $"{record.Engine} {record.DbName}");
+        db.Record(time, actor, accountId, "database.created", record.Id, $"{record.Engine.WireName()} {record.DbName}");
         await db.SaveChangesAsync(CancellationToken.None);
         return DatabaseAccess.From(record, adapter, password);
     }
@@ -101,7 +101,7 @@ public sealed class DatabaseService(
     {
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
-        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Reveal);
+        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine.WireName(), ApiErrors.Unavailable.Reveal);
         if (record.PendingPasswordSealed is { } pending)
         {
             try
@@ -128,7 +128,7 @@ public sealed class DatabaseService(
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
         if (await IsSuspendedAsync(accountId, ct)) return ApiErrors.AccountSuspended;
-        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Rotate);
+        if (!TryAdapter(record, out var adapter)) return ApiErrors.EngineUnavailable(record.Engine.WireName(), ApiErrors.Unavailable.Rotate);
 
         var ours = box.Encrypt(Secrets.NewDatabasePassword(), record.Id);
         var pending = await ClaimRotationAsync(record.Id, ours, ct);
@@ -177,7 +177,7 @@ public sealed class DatabaseService(
             return ApiErrors.ConfirmationMismatch(record.Name);
         record.Phase = DatabasePhase.Deleting;
         record.PhaseChangedAt = time.GetUtcNow().UtcDateTime;
-        db.Record(time, actor, accountId, "database.deleted", record.Id, $"{record.Engine} {record.DbName}");
+        db.Record(time, actor, accountId, "database.deleted", record.Id, $"{record.Engine.WireName()} {record.DbName}");
         await db.SaveChangesAsync(ct);
         try
         {
@@ -185,8 +185,8 @@ public sealed class DatabaseService(
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            logger.LogWarning("Dropping {DbName} failed ({Error}); the reconciler will finish it", record.DbName, e.GetType().Name);
-            return ApiErrors.EngineUnavailable(record.Engine, ApiErrors.Unavailable.Delete);
+            logger.DropFailed(record.DbName, e.GetType().Name);
+            return ApiErrors.EngineUnavailable(record.Engine.WireName(), ApiErrors.Unavailable.Delete);
         }
         // Its size no longer counts: the account may be back under its storage limit.
         await enforcer.EnforceAsync(accountId, CancellationToken.None);
@@ -196,7 +196,7 @@ public sealed class DatabaseService(
     /// <summary>Drops the engine objects, then the record (in that order, so engine objects never lack a record).</summary>
     internal async Task FinishDeleteAsync(TenantDatabase record, CancellationToken ct)
     {
-        await engines.Get(EngineKinds.Parse(record.Engine)).DropTenantAsync(record.DbName, record.DbUser, ct);
+        await engines.Get(record.Engine).DropTenantAsync(record.DbName, record.DbUser, ct);
         await db.IdempotencyRecords.Where(i => i.DatabaseId == record.Id).ExecuteDeleteAsync(ct);
         await db.Databases.Where(d => d.Id == record.Id).ExecuteDeleteAsync(ct);
     }
@@ -234,7 +234,7 @@ public sealed class DatabaseService(
         var used = mine.Sum(d => d.SizeBytes);
         if (used >= limits.StorageBytes) return new Reservation.Refused(ApiErrors.StorageQuota(used, limits.StorageBytes));
 
-        var taken = mine.Where(d => d.Engine == kind.WireName()).Select(d => d.Slot).ToHashSet();
+        var taken = mine.Where(d => d.Engine == kind).Select(d => d.Slot).ToHashSet();
         var slot = Enumerable.Range(1, int.MaxValue - 1).First(n => !taken.Contains(n));
         var id = Ulid.New(time);
         var record = new TenantDatabase
@@ -242,7 +242,7 @@ public sealed class DatabaseService(
             Id = id,
             AccountId = accountId,
             Name = name,
-            Engine = kind.WireName(),
+            Engine = kind,
             Slot = slot,
             DbName = TenantNames.DatabaseName(kind, account.Slug, slot),
             DbUser = TenantNames.UserName(kind, account.Slug, slot),
@@ -290,7 +290,7 @@ public sealed class DatabaseService(
             // Without a database the original create was undone (its key goes with it) and this is a first request.
             if (record is null) return null;
             if (record.Phase == DatabasePhase.Deleting) return ApiErrors.IdempotencyKeyOfDeletedDatabase;
-            if (time.GetUtcNow() > deadline) return ApiErrors.StillProvisioning(EngineKinds.Parse(record.Engine).DisplayName());
+            if (time.GetUtcNow() > deadline) return ApiErrors.StillProvisioning(record.Engine.DisplayName());
             await Task.Delay(100, ct); // the original request is still provisioning
         }
     }
@@ -305,7 +305,7 @@ public sealed class DatabaseService(
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            logger.LogWarning("Undoing {DbName} failed ({Error}); the reconciler will roll it back", record.DbName, e.GetType().Name);
+            logger.UndoFailed(record.DbName, e.GetType().Name);
         }
     }
 
@@ -333,7 +333,7 @@ public sealed class DatabaseService(
 
     private bool TryAdapter(TenantDatabase record, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IEngineAdapter? adapter)
     {
-        adapter = EngineKinds.TryParse(record.Engine, out var kind) ? engines.Find(kind) : null;
+        adapter = engines.Find(record.Engine);
         return adapter is not null;
     }
 }

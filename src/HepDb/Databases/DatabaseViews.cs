@@ -11,7 +11,8 @@ public sealed record DatabaseView(
 {
     /// <summary>The view of a record, as an expression so a query can read only the columns it needs.</summary>
     public static readonly Expression<Func<TenantDatabase, DatabaseView>> Projection = d => new DatabaseView(
-        d.Id, d.Name, d.Engine, d.DbName, d.DbUser, d.SizeBytes, d.SizeRefreshedAt == null ? null : Iso(d.SizeRefreshedAt.Value), d.Status, Iso(d.CreatedAt));
+        d.Id, d.Name, d.Engine.WireName(), d.DbName, d.DbUser, d.SizeBytes, d.SizeRefreshedAt == null ? null : Iso(d.SizeRefreshedAt.Value),
+        d.Status.WireName(), Iso(d.CreatedAt));
 
     private static readonly Func<TenantDatabase, DatabaseView> FromRecord = Projection.Compile();
 

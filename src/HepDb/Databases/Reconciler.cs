@@ -1,7 +1,6 @@
 using HepDb.Data;
-using HepDb.Hosting;
 using HepDb.Engines;
-using HepDb.Security;
+using HepDb.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -50,15 +49,15 @@ public sealed class Reconciler(
         foreach (var record in await db.Databases.AsNoTracking()
                      .Where(d => (d.Phase == DatabasePhase.Provisioning && d.PhaseChangedAt < stale) || d.Phase == DatabasePhase.Deleting).ToListAsync(ct))
         {
-            if (await TryAsync(record.Engine, errors, () => service.FinishDeleteAsync(record, ct)))
+            if (await TryAsync(record.Engine.WireName(), errors, () => service.FinishDeleteAsync(record, ct)))
                 if (record.Phase == DatabasePhase.Deleting) deleted++; else rolledBack++;
         }
 
         foreach (var record in await db.Databases.AsNoTracking()
                      .Where(d => d.PendingPasswordSealed != null && d.PendingSince < stale && d.Phase == DatabasePhase.Ready).ToListAsync(ct))
         {
-            var adapter = engines.Get(EngineKinds.Parse(record.Engine));
-            if (await TryAsync(record.Engine, errors, () => service.FinishRotationAsync(record, adapter, record.PendingPasswordSealed!, ct))) rotations++;
+            var adapter = engines.Get(record.Engine);
+            if (await TryAsync(record.Engine.WireName(), errors, () => service.FinishRotationAsync(record, adapter, record.PendingPasswordSealed!, ct))) rotations++;
         }
 
         foreach (var adapter in engines.Configured)
@@ -67,8 +66,7 @@ public sealed class Reconciler(
             {
                 // List the engine first, then the records: a database created in between has its record by then.
                 var found = await adapter.ListTenantObjectsAsync(ct);
-                var engine = adapter.Kind.WireName();
-                var records = await db.Databases.AsNoTracking().Where(d => d.Engine == engine).Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
+                var records = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind).Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
                 var known = records.SelectMany(r => new[] { r.DbName, r.DbUser }).ToHashSet();
                 var slugs = (await db.Accounts.AsNoTracking().Select(a => a.Id).ToListAsync(ct)).Select(Accounts.Account.NameSlug).ToHashSet();
                 foreach (var (slug, slot) in found.Databases.Concat(found.Users).Where(n => !known.Contains(n)).Select(Parse).Distinct())
@@ -77,7 +75,7 @@ public sealed class Reconciler(
                     var dbName = TenantNames.DatabaseName(adapter.Kind, slug, slot);
                     var user = TenantNames.UserName(adapter.Kind, slug, slot);
                     if (known.Contains(dbName) || known.Contains(user)) continue;
-                    Logger.LogWarning("Dropping orphan {DbName}/{User} on {Engine}: no record", dbName, user, adapter.Kind);
+                    Logger.DroppingOrphan(dbName, user, adapter.Kind);
                     await adapter.DropTenantAsync(dbName, user, ct);
                     orphans++;
                 }
@@ -86,8 +84,7 @@ public sealed class Reconciler(
 
         var report = new ReconcileReport(rolledBack, deleted, rotations, orphans, errors);
         if (rolledBack + deleted + rotations + orphans > 0 || errors.Count > 0)
-            Logger.LogInformation("Reconciler: {RolledBack} rolled back, {Deleted} deleted, {Rotations} rotations finished, {Orphans} orphans dropped, {Errors} errors",
-                rolledBack, deleted, rotations, orphans, errors.Count);
+            Logger.ReconcilerPass(rolledBack, deleted, rotations, orphans, errors.Count);
         return report;
     }
 
@@ -107,7 +104,7 @@ public sealed class Reconciler(
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
             errors.Add($"{engine}: {e.Message}");
-            Logger.LogWarning("Reconciler: {Engine}: {Error}", engine, e.Message);
+            Logger.ReconcilerEngineFailed(engine, e.Message);
             return false;
         }
     }

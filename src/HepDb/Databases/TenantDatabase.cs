@@ -1,3 +1,10 @@
+using HepDb.Accounts;
+using HepDb.Engines;
+using HepDb.Hosting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
 namespace HepDb.Databases;
 
 /// <summary>One provisioned database and its dedicated engine user.</summary>
@@ -6,7 +13,7 @@ public sealed class TenantDatabase
     public required string Id { get; init; }
     public required string AccountId { get; init; }
     public required string Name { get; set; }
-    public required string Engine { get; init; }
+    public required EngineKind Engine { get; init; }
     public int Slot { get; init; }
     public required string DbName { get; init; }
     public required string DbUser { get; init; }
@@ -21,11 +28,11 @@ public sealed class TenantDatabase
     public DateTime? PendingSince { get; set; }
 
     /// <summary><c>active</c> | <c>over_quota</c> | <c>disabled</c> (SPEC §2).</summary>
-    public string Status { get; set; } = DatabaseStatus.Active;
+    public DatabaseStatus Status { get; set; } = DatabaseStatus.Active;
 
     /// <summary>Lifecycle: <c>provisioning</c> → <c>ready</c> → <c>deleting</c>. Only ready records are shown;
     /// the reconciler finishes or rolls back the others.</summary>
-    public string Phase { get; set; } = DatabasePhase.Provisioning;
+    public DatabasePhase Phase { get; set; } = DatabasePhase.Provisioning;
     public DateTime PhaseChangedAt { get; set; }
 
     /// <summary>The per-user connection limit currently applied on the engine.</summary>
@@ -36,19 +43,64 @@ public sealed class TenantDatabase
     public DateTime CreatedAt { get; init; }
 }
 
-public static class DatabaseStatus
+/// <summary>The <c>databases</c> table.</summary>
+public sealed class TenantDatabaseConfiguration : IEntityTypeConfiguration<TenantDatabase>
 {
-    public const string Active = "active";
-    public const string OverQuota = "over_quota";
-    public const string Disabled = "disabled";
+    public void Configure(EntityTypeBuilder<TenantDatabase> e)
+    {
+        e.ToTable("databases");
+        e.HasKey(x => x.Id);
+        e.Property(x => x.Id).HasMaxLength(26);
+        e.Property(x => x.AccountId).HasMaxLength(26);
+        e.Property(x => x.Name).HasMaxLength(64);
+        e.Property(x => x.Engine).HasMaxLength(16);
+        e.Property(x => x.DbName).HasMaxLength(64);
+        e.Property(x => x.DbUser).HasMaxLength(64);
+        e.Property(x => x.PasswordSealed).HasMaxLength(200);
+        e.Property(x => x.PendingPasswordSealed).HasMaxLength(200);
+        e.Property(x => x.Status).HasMaxLength(16);
+        e.Property(x => x.Phase).HasMaxLength(16);
+        e.HasIndex(x => new { x.AccountId, x.Engine, x.Slot }).IsUnique();
+        e.HasIndex(x => new { x.Engine, x.DbName }).IsUnique();
+        e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Restrict);
+    }
 }
 
-public static class DatabasePhase
+public enum DatabaseStatus { Active, OverQuota, Disabled }
+
+public static class DatabaseStatuses
 {
-    public const string Provisioning = "provisioning";
-    public const string Ready = "ready";
-    public const string Deleting = "deleting";
+    private static readonly WireNames<DatabaseStatus> Names =
+        new((DatabaseStatus.Active, "active"), (DatabaseStatus.OverQuota, "over_quota"), (DatabaseStatus.Disabled, "disabled"));
+
+    /// <summary>The API value: <c>active</c>, <c>over_quota</c>, <c>disabled</c>.</summary>
+    public static string WireName(this DatabaseStatus status) => Names.Of(status);
+
+    public static bool TryParse(string? wire, out DatabaseStatus status) => Names.TryParse(wire, out status);
+
+    public static DatabaseStatus Parse(string wire) => Names.Parse(wire);
 }
+
+public enum DatabasePhase { Provisioning, Ready, Deleting }
+
+public static class DatabasePhases
+{
+    private static readonly WireNames<DatabasePhase> Names =
+        new((DatabasePhase.Provisioning, "provisioning"), (DatabasePhase.Ready, "ready"), (DatabasePhase.Deleting, "deleting"));
+
+    /// <summary>The stored value: <c>provisioning</c>, <c>ready</c>, <c>deleting</c>.</summary>
+    public static string WireName(this DatabasePhase phase) => Names.Of(phase);
+
+    public static bool TryParse(string? wire, out DatabasePhase phase) => Names.TryParse(wire, out phase);
+
+    public static DatabasePhase Parse(string wire) => Names.Parse(wire);
+}
+
+/// <summary>Stores a <see cref="DatabaseStatus"/> as its wire name.</summary>
+public sealed class DatabaseStatusConverter() : ValueConverter<DatabaseStatus, string>(s => s.WireName(), s => DatabaseStatuses.Parse(s));
+
+/// <summary>Stores a <see cref="DatabasePhase"/> as its wire name.</summary>
+public sealed class DatabasePhaseConverter() : ValueConverter<DatabasePhase, string>(p => p.WireName(), s => DatabasePhases.Parse(s));
 
 /// <summary>A remembered <c>Idempotency-Key</c> of <c>POST /databases</c>. Holds the request hash and the database id,
 /// never the response (which carries the password): a replay renders the response again from the record.</summary>
@@ -59,4 +111,19 @@ public sealed class IdempotencyRecord
     public required string RequestHash { get; init; }
     public string? DatabaseId { get; set; }
     public DateTime CreatedAt { get; init; }
+}
+
+/// <summary>The <c>idempotency_keys</c> table.</summary>
+public sealed class IdempotencyRecordConfiguration : IEntityTypeConfiguration<IdempotencyRecord>
+{
+    public void Configure(EntityTypeBuilder<IdempotencyRecord> e)
+    {
+        e.ToTable("idempotency_keys");
+        e.HasKey(x => new { x.AccountId, x.Key });
+        e.Property(x => x.AccountId).HasMaxLength(26);
+        e.Property(x => x.Key).HasMaxLength(255);
+        e.Property(x => x.RequestHash).HasMaxLength(64);
+        e.Property(x => x.DatabaseId).HasMaxLength(26);
+        e.HasIndex(x => x.CreatedAt);
+    }
 }

@@ -1,5 +1,6 @@
 using HepDb.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace HepDb.Engines;
 
@@ -7,10 +8,22 @@ namespace HepDb.Engines;
 /// store so every replica follows it; configuration's <c>Engines:X:Enabled</c> still has the last word.</summary>
 public sealed class EngineSwitch
 {
-    public required string Engine { get; init; }
+    public required EngineKind Engine { get; init; }
     public bool Enabled { get; set; }
     public DateTime ChangedAt { get; set; }
     public required string ChangedBy { get; set; }
+}
+
+/// <summary>The <c>engine_switches</c> table.</summary>
+public sealed class EngineSwitchConfiguration : IEntityTypeConfiguration<EngineSwitch>
+{
+    public void Configure(EntityTypeBuilder<EngineSwitch> e)
+    {
+        e.ToTable("engine_switches");
+        e.HasKey(x => x.Engine);
+        e.Property(x => x.Engine).HasMaxLength(16);
+        e.Property(x => x.ChangedBy).HasMaxLength(64);
+    }
 }
 
 /// <summary>Keeps <see cref="EngineRegistry"/> in step with the switches in the metadata store: read at start and every
@@ -33,6 +46,6 @@ public sealed class EngineSwitchSync(IServiceScopeFactory scopes, EngineRegistry
     public static async Task LoadAsync(HepDbContext db, EngineRegistry registry, CancellationToken ct)
     {
         var off = await db.EngineSwitches.AsNoTracking().Where(s => !s.Enabled).Select(s => s.Engine).ToListAsync(ct);
-        registry.SetSwitchedOff(off.Select(EngineKinds.Parse));
+        registry.SetSwitchedOff(off);
     }
 }

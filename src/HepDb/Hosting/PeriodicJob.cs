@@ -28,7 +28,7 @@ public abstract class PeriodicJob(TimeProvider time, ILogger logger) : Backgroun
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                Logger.LogError(e, "{Job} pass failed", GetType().Name);
+                Logger.JobPassFailed(e, GetType().Name);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

@@ -20,10 +20,10 @@ public sealed class TiersOptions
     public TierLimits Premium { get; set; } = new() { Databases = 2, StorageMb = 500, ConnectionsPerUser = 25, ActiveKeys = 10 };
     public TierLimits Admin { get; set; } = new() { Databases = 100, StorageMb = 102_400, ConnectionsPerUser = 100, ActiveKeys = 50 };
 
-    public TierLimits For(string tier) => tier switch
+    public TierLimits For(Tier tier) => tier switch
     {
-        Tiers.Premium => Premium,
-        Tiers.Admin => Admin,
+        Tier.Premium => Premium,
+        Tier.Admin => Admin,
         _ => Free,
     };
 }

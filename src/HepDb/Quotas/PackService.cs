@@ -43,13 +43,13 @@ public sealed class PackService(HepDbContext db, AccountEnforcer enforcer, TimeP
     /// <summary>Moves the account to <paramref name="tier"/>; an unknown tier or account is refused and changes nothing.</summary>
     public async Task<Outcome<Account>> SetTierAsync(string accountId, string? tier, Actor actor, CancellationToken ct)
     {
-        if (AccountService.ValidateTier(tier) is { } problem) return problem;
+        if (!Tiers.TryParse(tier, out var newTier)) return ApiErrors.InvalidTier(tier);
         var account = await db.Accounts.FirstOrDefaultAsync(a => a.Id == accountId, ct);
         if (account is null) return ApiErrors.NoAccount(accountId);
-        if (account.Tier != tier)
+        if (account.Tier != newTier)
         {
-            db.Record(time, actor, accountId, "account.tier_changed", accountId, $"{account.Tier} → {tier}");
-            account.Tier = tier!;
+            db.Record(time, actor, accountId, "account.tier_changed", accountId, $"{account.Tier.WireName()} → {tier}");
+            account.Tier = newTier;
             await db.SaveChangesAsync(ct);
         }
         await enforcer.EnforceAsync(accountId, ct);

@@ -1,4 +1,7 @@
 using System.ComponentModel.DataAnnotations;
+using HepDb.Accounts;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace HepDb.Quotas;
 
@@ -48,4 +51,22 @@ public sealed class PackGrant
 
     /// <summary>The payment provider's event id for webhook grants; unique, which makes webhook delivery idempotent.</summary>
     public string? EventId { get; init; }
+}
+
+/// <summary>The <c>pack_grants</c> table.</summary>
+public sealed class PackGrantConfiguration : IEntityTypeConfiguration<PackGrant>
+{
+    public void Configure(EntityTypeBuilder<PackGrant> e)
+    {
+        e.ToTable("pack_grants");
+        e.HasKey(x => x.Id);
+        e.Property(x => x.Id).HasMaxLength(26);
+        e.Property(x => x.AccountId).HasMaxLength(26);
+        e.Property(x => x.PackId).HasMaxLength(32);
+        e.Property(x => x.Source).HasMaxLength(16);
+        e.Property(x => x.EventId).HasMaxLength(200);
+        e.HasIndex(x => new { x.AccountId, x.ExpiresAt });
+        e.HasIndex(x => x.EventId).IsUnique();
+        e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
+    }
 }

@@ -93,7 +93,7 @@ public sealed class QuotaWatcher(
         var engine = adapter.Kind.WireName();
         try
         {
-            var records = await db.Databases.AsNoTracking().Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready)
+            var records = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind && d.Phase == DatabasePhase.Ready)
                 .Select(d => new { d.Id, d.DbName, d.SizeBytes }).ToListAsync(ct);
             // Only this store's databases are measured: a shared server's others are not ours to scan.
             var scan = await adapter.MeasureSizesAsync(records.Select(r => r.DbName).ToList(), ct);
@@ -112,7 +112,7 @@ public sealed class QuotaWatcher(
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            Logger.LogWarning("Quota watcher: measuring {Engine} failed: {Error}", engine, e.Message);
+            Logger.MeasuringFailed(engine, e.Message);
             return new ServerScan(engine, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message);
         }
     }
@@ -124,14 +124,14 @@ public sealed class QuotaWatcher(
         var engine = adapter.Kind.WireName();
         try
         {
-            var limits = await db.Databases.AsNoTracking().Where(d => d.Engine == engine && d.Phase == DatabasePhase.Ready)
+            var limits = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind && d.Phase == DatabasePhase.Ready)
                 .ToDictionaryAsync(d => d.DbUser, d => d.ConnectionLimit, ct);
             return await adapter.EnforceConnectionLimitsAsync(limits, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Whatever went wrong (engine or metadata), the sizes and account verdicts of this pass still matter more.
-            Logger.LogWarning("Quota watcher: enforcing connection limits on {Engine} failed: {Error}", engine, e.Message);
+            Logger.ConnectionLimitsFailed(engine, e.Message);
             return 0;
         }
     }

@@ -82,7 +82,7 @@ public abstract class ConcurrencyTests(EngineServers engines)
     {
         var clock = new TestClock();
         await using var app = new HepDbApp(engines, clock: clock);
-        var account = await app.CreateAccountAsync(Accounts.Tiers.Premium);
+        var account = await app.CreateAccountAsync(Accounts.Tier.Premium);
 
         await OriginalAsync(app, account, "stuck-1", "slow", DatabasePhase.Provisioning, slot: 1);
         var before = await Footprint.OfAsync(app, account);
@@ -99,14 +99,14 @@ public abstract class ConcurrencyTests(EngineServers engines)
     }
 
     /// <summary>What an earlier create with <paramref name="key"/> left: its record in <paramref name="phase"/> and its key.</summary>
-    private static Task<int> OriginalAsync(HepDbApp app, TestAccount account, string key, string name, string phase, int slot) =>
+    private static Task<int> OriginalAsync(HepDbApp app, TestAccount account, string key, string name, DatabasePhase phase, int slot) =>
         app.WithDbAsync(db =>
         {
             var id = Hosting.Ulid.New();
             var now = DateTime.UtcNow;
             db.Databases.Add(new TenantDatabase
             {
-                Id = id, AccountId = account.Id, Name = name, Engine = "mariadb", Slot = slot,
+                Id = id, AccountId = account.Id, Name = name, Engine = HepDb.Engines.EngineKind.MariaDb, Slot = slot,
                 DbName = TenantNames.DatabaseName(EngineKind.MariaDb, account.Slug, slot), DbUser = TenantNames.UserName(EngineKind.MariaDb, account.Slug, slot),
                 PasswordSealed = app.Services.GetRequiredService<SecretBox>().Encrypt(Secrets.NewDatabasePassword(), id),
                 Phase = phase, PhaseChangedAt = now, ConnectionLimit = 5, CreatedAt = now,

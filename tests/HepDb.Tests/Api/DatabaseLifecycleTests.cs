@@ -58,7 +58,7 @@ public abstract class DatabaseLifecycleTests(EngineServers engines)
     public async Task List_is_oldest_first_only_the_callers_and_carries_no_secrets()
     {
         await using var app = new HepDbApp(engines);
-        var account = await app.CreateAccountAsync(Tiers.Premium);
+        var account = await app.CreateAccountAsync(Tier.Premium);
         var other = await app.CreateAccountAsync();
 
         var empty = await Shape.SuccessAsync(await account.Api.GetAsync(Paths.Databases), HttpStatusCode.OK);
@@ -138,7 +138,7 @@ public abstract class DatabaseLifecycleTests(EngineServers engines)
     public async Task Slots_are_numbered_per_engine_with_the_lowest_free_number()
     {
         await using var app = new HepDbApp(engines);
-        var account = await app.CreateAccountAsync(Tiers.Admin);
+        var account = await app.CreateAccountAsync(Tier.Admin);
 
         var m1 = await app.CreateDatabaseAsync(account, "mariadb", "a");
         var p1 = await app.CreateDatabaseAsync(account, "postgres", "b");

@@ -221,7 +221,7 @@ public abstract class EngineErrorTests(EngineServers engines)
         {
             db.Databases.Add(new Databases.TenantDatabase
             {
-                Id = id, AccountId = account.Id, Name = "orphan", Engine = "mongo", Slot = 1, DbName = $"ug_{account.Slug}_1",
+                Id = id, AccountId = account.Id, Name = "orphan", Engine = HepDb.Engines.EngineKind.Mongo, Slot = 1, DbName = $"ug_{account.Slug}_1",
                 DbUser = $"dug_{account.Slug}_1", PasswordSealed = "unused", Phase = Databases.DatabasePhase.Ready, CreatedAt = DateTime.UtcNow,
             });
             return await db.SaveChangesAsync();

@@ -32,7 +32,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     public async Task A_premium_account_gets_two_databases()
     {
         await using var app = new HepDbApp(engines);
-        var account = await app.CreateAccountAsync(Tiers.Premium);
+        var account = await app.CreateAccountAsync(Tier.Premium);
         await app.CreateDatabaseAsync(account, "mariadb");
         await app.CreateDatabaseAsync(account, "postgres");
         await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, Requests.CreateBody("third", "mariadb")), 403, "DATABASE_LIMIT_REACHED");
@@ -51,7 +51,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     public async Task An_account_whose_measured_size_exceeds_the_limit_gets_STORAGE_QUOTA_EXCEEDED()
     {
         await using var app = new HepDbApp(engines);
-        var account = await app.CreateAccountAsync(Tiers.Premium);
+        var account = await app.CreateAccountAsync(Tier.Premium);
         var db = await app.CreateDatabaseAsync(account, "mariadb");
         // As the quota watcher would record it: 500 MB measured, the Premium limit.
         await app.WithDbAsync(x => x.Databases.Where(d => d.Id == db.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.SizeBytes, 500L * 1_048_576)));
@@ -63,7 +63,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     public async Task The_same_Idempotency_Key_and_body_replays_the_same_database_and_creates_one()
     {
         await using var app = new HepDbApp(engines);
-        var account = await app.CreateAccountAsync(Tiers.Premium);
+        var account = await app.CreateAccountAsync(Tier.Premium);
         var body = Requests.CreateBody("idem", "postgres");
 
         var first = await Shape.SuccessAsync(await account.Api.SendAsync(Requests.Post(Paths.Databases, body, idempotencyKey: "deploy-42")), HttpStatusCode.Created);
@@ -90,7 +90,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     public async Task The_same_Idempotency_Key_with_another_body_is_IDEMPOTENCY_KEY_REUSED()
     {
         await using var app = new HepDbApp(engines);
-        var account = await app.CreateAccountAsync(Tiers.Premium);
+        var account = await app.CreateAccountAsync(Tier.Premium);
         var created = await Shape.SuccessAsync(
             await account.Api.SendAsync(Requests.Post(Paths.Databases, Requests.CreateBody("one", "mariadb"), idempotencyKey: "k-1")), HttpStatusCode.Created);
         app.Remember(created.GetProperty("password").GetString()!);

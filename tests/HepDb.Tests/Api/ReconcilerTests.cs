@@ -63,7 +63,7 @@ public abstract class ReconcilerTests(EngineServers engines)
     {
         await using var app = new HepDbApp(engines);
         var kind = EngineKinds.Parse(engine);
-        var account = await app.CreateAccountAsync(Accounts.Tiers.Premium);
+        var account = await app.CreateAccountAsync(Accounts.Tier.Premium);
         var ready = await app.CreateDatabaseAsync(account, engine, "keep me");
 
         var stale = await CrashedProvisioningAsync(app, account, kind, slot: 2, phaseChangedAt: DateTime.UtcNow.AddHours(-1));
@@ -142,7 +142,7 @@ public abstract class ReconcilerTests(EngineServers engines)
         {
             db.Databases.Add(new TenantDatabase
             {
-                Id = id, AccountId = account.Id, Name = "crashed", Engine = kind.WireName(), Slot = slot, DbName = spec.DbName, DbUser = spec.User,
+                Id = id, AccountId = account.Id, Name = "crashed", Engine = kind, Slot = slot, DbName = spec.DbName, DbUser = spec.User,
                 PasswordSealed = box.Encrypt(spec.Password, id), Phase = DatabasePhase.Provisioning, PhaseChangedAt = phaseChangedAt,
                 ConnectionLimit = 5, CreatedAt = phaseChangedAt,
             });

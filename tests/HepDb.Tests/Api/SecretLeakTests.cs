@@ -28,7 +28,7 @@ public abstract class SecretLeakTests(EngineServers engines)
             ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Trace",
         });
         await using var _ = app;
-        var account = await app.CreateAccountAsync(Accounts.Tiers.Premium);
+        var account = await app.CreateAccountAsync(Accounts.Tier.Premium);
         var other = await app.CreateAccountAsync();
 
         // Create, reveal, rotate (twice), on both engines, with an Idempotency-Key replay.

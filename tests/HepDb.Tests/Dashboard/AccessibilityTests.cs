@@ -23,7 +23,7 @@ public sealed class AccessibilityTests(EngineServers engines, Browser browser) :
             await CheckAsync(page, path, problems);
         }
 
-        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Admin);
+        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tier.Admin);
         await SignInAsync(page, operatorEmail);
         await page.WaitForURLAsync("**/dashboard/database");
         app.Remember(await CreateKeyAsync(page, "a11y"));

@@ -15,7 +15,7 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
     {
         await using var app = new HepDbApp(engines);
         var baseUrl = app.StartRealServer();
-        var (tenantId, tenantEmail) = await DashboardAccounts.CreateAsync(app, Tiers.Premium);
+        var (tenantId, tenantEmail) = await DashboardAccounts.CreateAsync(app, Tier.Premium);
         var page = await browser.NewPageAsync(baseUrl);
 
         // Signed out: every admin page sends to the sign-in page.
@@ -39,7 +39,7 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
         var post = await page.APIRequest.PostAsync($"/admin/accounts/{tenantId}?handler=Tier",
             new() { Form = page.APIRequest.CreateFormData().Append("tier", "admin").Append("__RequestVerificationToken", token!), MaxRedirects = 0 });
         Assert.Equal(404, post.Status);
-        Assert.Equal(Tiers.Premium, await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == tenantId).Select(a => a.Tier).SingleAsync()));
+        Assert.Equal(Tier.Premium, await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == tenantId).Select(a => a.Tier).SingleAsync()));
     }
 
     [Fact]
@@ -47,8 +47,8 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
     {
         await using var app = new HepDbApp(engines);
         var baseUrl = app.StartRealServer();
-        var (tenantId, _) = await DashboardAccounts.CreateAsync(app, Tiers.Free);
-        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tiers.Admin);
+        var (tenantId, _) = await DashboardAccounts.CreateAsync(app, Tier.Free);
+        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tier.Admin);
         var admin = await SignedInPageAsync(browser, baseUrl, operatorEmail);
         await admin.GotoAsync($"/admin/accounts/{tenantId}");
 
@@ -65,7 +65,7 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
 
         var account = await app.WithDbAsync(d => d.Accounts.SingleAsync(a => a.Id == tenantId));
         Assert.Null(account.SuspendedAt);
-        Assert.Equal(Tiers.Free, account.Tier);
+        Assert.Equal(Tier.Free, account.Tier);
         Assert.Equal(0, await app.WithDbAsync(d => d.AuditLog.CountAsync(a => a.AccountId == tenantId && (a.Action == "account.suspended" || a.Action == "account.tier_changed"))));
     }
 
@@ -74,8 +74,8 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
     {
         await using var app = new HepDbApp(engines);
         var baseUrl = app.StartRealServer();
-        var (tenantId, tenantEmail) = await DashboardAccounts.CreateAsync(app, Tiers.Free);
-        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tiers.Admin);
+        var (tenantId, tenantEmail) = await DashboardAccounts.CreateAsync(app, Tier.Free);
+        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tier.Admin);
         var key = await app.MintKeyAsync(tenantId, "tenant-ci");
         var tenantApi = app.ApiClient(key);
         var database = await app.CreateDatabaseAsync(new TestAccount(tenantId, key, tenantApi), "mariadb");

@@ -1,3 +1,4 @@
+using HepDb.Accounts;
 using HepDb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -67,12 +68,12 @@ public static class DashboardKit
 /// <summary>Accounts with a dashboard user, made through the same service the operator tool uses.</summary>
 public static class DashboardAccounts
 {
-    public static async Task<(string AccountId, string Email)> CreateAsync(HepDbApp app, string tier)
+    public static async Task<(string AccountId, string Email)> CreateAsync(HepDbApp app, Tier tier)
     {
-        var email = $"{tier}-{Guid.NewGuid():N}@example.com";
+        var email = $"{tier.WireName()}-{Guid.NewGuid():N}@example.com";
         await using var scope = app.Services.CreateAsyncScope();
         var account = (await scope.ServiceProvider.GetRequiredService<HepDb.Accounts.AccountService>()
-            .CreateAsync(email, tier, HepDb.Audit.Actor.Operator, CancellationToken.None)).Value!;
+            .CreateAsync(email, tier.WireName(), HepDb.Audit.Actor.Operator, CancellationToken.None)).Value!;
         Assert.Null(await scope.ServiceProvider.GetRequiredService<HepDb.Web.Users.DashboardUsers>()
             .SetPasswordAsync(account, DashboardKit.Password, HepDb.Audit.Actor.Operator, CancellationToken.None));
         return (account.Id, email);

@@ -155,7 +155,7 @@ public sealed class DashboardWalkthroughTests(EngineServers engines, Browser bro
     {
         await using var app = new HepDbApp(engines, new() { ["Tiers:Premium:StorageMb"] = "1" });
         var baseUrl = app.StartRealServer();
-        var (accountId, email) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Premium);
+        var (accountId, email) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tier.Premium);
         var key = await app.MintKeyAsync(accountId);
         var database = await app.CreateDatabaseAsync(new TestAccount(accountId, key, app.ApiClient(key)), "mariadb", "big-app");
         var filled = await Clients.MariaDbAsync(database.ConnectionString, "CREATE TABLE big (id INT PRIMARY KEY AUTO_INCREMENT, x TEXT); " +

@@ -18,7 +18,7 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
     {
         await using var app = new HepDbApp(engines);
         var baseUrl = app.StartRealServer();
-        var (accountId, email) = await DashboardAccounts.CreateAsync(app, Tiers.Free);
+        var (accountId, email) = await DashboardAccounts.CreateAsync(app, Tier.Free);
         var key = await app.MintKeyAsync(accountId);
         var database = await app.CreateDatabaseAsync(new TestAccount(accountId, key, app.ApiClient(key)), "mariadb");
         var page = await SignedInPageAsync(browser, baseUrl, email);
@@ -46,7 +46,7 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
     {
         await using var app = new HepDbApp(engines, new() { ["Packs:CheckoutUrl"] = "https://pay.example.test/{pack}?account={account}" });
         var baseUrl = app.StartRealServer();
-        var (accountId, email) = await DashboardAccounts.CreateAsync(app, Tiers.Free);
+        var (accountId, email) = await DashboardAccounts.CreateAsync(app, Tier.Free);
         var page = await SignedInPageAsync(browser, baseUrl, email);
         await page.GotoAsync("/dashboard/database/top-up");
         Assert.True(await page.GetByRole(AriaRole.Link, new() { Name = "Buy" }).CountAsync() > 0);
@@ -88,7 +88,7 @@ public sealed class RoughEdgesTests(EngineServers engines, Browser browser) : IC
     {
         await using var app = new HepDbApp(engines);
         var baseUrl = app.StartRealServer();
-        var (accountId, email) = await DashboardAccounts.CreateAsync(app, Tiers.Premium); // 2 slots
+        var (accountId, email) = await DashboardAccounts.CreateAsync(app, Tier.Premium); // 2 slots
         var key = await app.MintKeyAsync(accountId);
         var account = new TestAccount(accountId, key, app.ApiClient(key));
         await app.CreateDatabaseAsync(account, "mariadb", "ready-one");

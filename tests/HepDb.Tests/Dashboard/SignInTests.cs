@@ -48,7 +48,7 @@ public sealed class SignInTests(EngineServers engines, Browser browser) : IClass
     {
         await using var app = new HepDbApp(engines);
         var page = await browser.NewPageAsync(app.StartRealServer());
-        var (_, email) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Free);
+        var (_, email) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tier.Free);
         for (var i = 0; i < 4; i++)
         {
             await SignInAsync(page, email, "wrong-password-" + i);
@@ -76,7 +76,7 @@ public sealed class SignInTests(EngineServers engines, Browser browser) : IClass
     {
         await using var app = new HepDbApp(engines);
         var baseUrl = app.StartRealServer();
-        var (_, email) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Free);
+        var (_, email) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tier.Free);
         var laptop = await browser.NewPageAsync(baseUrl);
         var phone = await browser.NewPageAsync(baseUrl);
         foreach (var page in new[] { laptop, phone })
@@ -114,8 +114,8 @@ public sealed class SignInTests(EngineServers engines, Browser browser) : IClass
     {
         await using var app = new HepDbApp(engines, new() { ["RateLimits:FailedAuthPerIpPerMinute"] = "3" });
         var page = await browser.NewPageAsync(app.StartRealServer());
-        var (_, first) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Free);
-        var (_, second) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tiers.Free);
+        var (_, first) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tier.Free);
+        var (_, second) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tier.Free);
         for (var i = 0; i < 3; i++)
         {
             await SignInAsync(page, i == 1 ? second : first, "guess-" + i);

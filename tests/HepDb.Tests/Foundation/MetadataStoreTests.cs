@@ -82,11 +82,11 @@ public sealed class MetadataStoreTests(EngineServers engines)
         {
             await db.Database.MigrateAsync();
             Assert.Empty(await db.Database.GetPendingMigrationsAsync());
-            db.Accounts.Add(new Account { Id = accountId, Email = $"{accountId}@x.test", Tier = Tiers.Premium, CreatedAt = now });
+            db.Accounts.Add(new Account { Id = accountId, Email = $"{accountId}@x.test", Tier = Tier.Premium, CreatedAt = now });
             db.ApiKeys.Add(new ApiKey { Id = Ulid.New(), AccountId = accountId, Prefix = "hepgg_db_abcd", Hash = new string('a', 64), CreatedAt = now });
             db.Databases.Add(new TenantDatabase
             {
-                Id = Ulid.New(), AccountId = accountId, Name = "my-app ✓", Engine = "postgres", Slot = 1, DbName = "up_x_1",
+                Id = Ulid.New(), AccountId = accountId, Name = "my-app ✓", Engine = HepDb.Engines.EngineKind.Postgres, Slot = 1, DbName = "up_x_1",
                 DbUser = "dup_x_1", PasswordSealed = "v1.k.abc", Phase = DatabasePhase.Ready, PhaseChangedAt = now,
                 SizeBytes = 5_000_000_000, SizeRefreshedAt = now, CreatedAt = now, ConnectionLimit = 25,
             });
@@ -96,14 +96,14 @@ public sealed class MetadataStoreTests(EngineServers engines)
                 PasswordHash = "AQAAAA…", SecurityStamp = "stamp", LockoutEndUtc = now, AccessFailedCount = 3, CreatedAt = now,
             });
             db.DataProtectionKeys.Add(new HepDb.Web.Users.DataProtectionKey { Id = $"key-{accountId}", FriendlyName = "key", Xml = "<sealed>v1.k.x</sealed>" });
-            await db.EngineSwitches.Where(e => e.Engine == "postgres").ExecuteDeleteAsync();
-            db.EngineSwitches.Add(new HepDb.Engines.EngineSwitch { Engine = "postgres", Enabled = false, ChangedAt = now, ChangedBy = "operator" });
+            await db.EngineSwitches.Where(e => e.Engine == HepDb.Engines.EngineKind.Postgres).ExecuteDeleteAsync();
+            db.EngineSwitches.Add(new HepDb.Engines.EngineSwitch { Engine = HepDb.Engines.EngineKind.Postgres, Enabled = false, ChangedAt = now, ChangedBy = "operator" });
             await db.SaveChangesAsync();
         }
         await using (var db = new HepDbContext(builder.Options))
         {
             var account = await db.Accounts.SingleAsync(a => a.Id == accountId);
-            Assert.Equal(Tiers.Premium, account.Tier);
+            Assert.Equal(Tier.Premium, account.Tier);
             Assert.Equal(now, account.CreatedAt);
             Assert.Equal(DateTimeKind.Utc, account.CreatedAt.Kind);
             var database = await db.Databases.SingleAsync(d => d.AccountId == accountId);
@@ -114,13 +114,17 @@ public sealed class MetadataStoreTests(EngineServers engines)
             var user = await db.DashboardUsers.SingleAsync(u => u.AccountId == accountId);
             Assert.Equal((now, 3, "stamp"), (user.LockoutEndUtc!.Value, user.AccessFailedCount, user.SecurityStamp));
             Assert.Equal("<sealed>v1.k.x</sealed>", (await db.DataProtectionKeys.SingleAsync(k => k.Id == $"key-{accountId}")).Xml);
-            var engineSwitch = await db.EngineSwitches.SingleAsync(e => e.Engine == "postgres");
+            var engineSwitch = await db.EngineSwitches.SingleAsync(e => e.Engine == HepDb.Engines.EngineKind.Postgres);
             Assert.False(engineSwitch.Enabled);
             Assert.Equal(now, engineSwitch.ChangedAt);
+            // Enums are stored as the strings the columns held before they were enums, so old rows read as before.
+            Assert.Equal("premium", await db.Database.SqlQuery<string>($"""SELECT "Tier" AS "Value" FROM accounts WHERE "Id" = {accountId}""").SingleAsync());
+            Assert.Equal("postgres active ready", await db.Database.SqlQuery<string>(
+                $"""SELECT "Engine" || ' ' || "Status" || ' ' || "Phase" AS "Value" FROM databases WHERE "AccountId" = {accountId}""").SingleAsync());
             // The unique slot index holds on both providers.
             db.Databases.Add(new TenantDatabase
             {
-                Id = Ulid.New(), AccountId = accountId, Name = "dup", Engine = "postgres", Slot = 1, DbName = "up_x_9",
+                Id = Ulid.New(), AccountId = accountId, Name = "dup", Engine = HepDb.Engines.EngineKind.Postgres, Slot = 1, DbName = "up_x_9",
                 DbUser = "dup_x_9", PasswordSealed = "v1.k.abc", CreatedAt = now,
             });
             await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());

@@ -60,11 +60,11 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
         if (clock is not null) builder.ConfigureServices(s => s.AddSingleton(clock));
     }
 
-    public async Task<TestAccount> CreateAccountAsync(string tier = Tiers.Free)
+    public async Task<TestAccount> CreateAccountAsync(Tier tier = Tier.Free)
     {
         await using var scope = Services.CreateAsyncScope();
         var account = (await scope.ServiceProvider.GetRequiredService<AccountService>()
-            .CreateAsync($"{Guid.NewGuid():N}@test.local", tier, Actor.Operator, CancellationToken.None)).Value!;
+            .CreateAsync($"{Guid.NewGuid():N}@test.local", tier.WireName(), Actor.Operator, CancellationToken.None)).Value!;
         var key = await MintKeyAsync(account.Id);
         return new TestAccount(account.Id, key, ApiClient(key));
     }

@@ -54,7 +54,7 @@ public sealed class OperatorToolTests(EngineServers engines)
         var grant = await RunAsync(app, "pack", "grant", "--account", accountId);
         Assert.Equal(0, grant.ExitCode);
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", grant.Output.Trim());
-        Assert.Equal("free", await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == accountId).Select(a => a.Tier).SingleAsync()));
+        Assert.Equal(HepDb.Accounts.Tier.Free, await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == accountId).Select(a => a.Tier).SingleAsync()));
         Assert.Equal(1, await app.WithDbAsync(d => d.PackGrants.CountAsync(p => p.AccountId == accountId)));
     }
 
@@ -97,7 +97,7 @@ public sealed class OperatorToolTests(EngineServers engines)
         Assert.Equal(1, badTier.ExitCode);
         Assert.Equal("", badTier.Output);
         Assert.Equal($"hepdb-admin: {ApiErrors.InvalidTier("gold").Message}", badTier.Error.Trim());
-        Assert.Equal("free", await app.WithDbAsync(d => d.Accounts.Where(a => a.Email == email).Select(a => a.Tier).SingleAsync()));
+        Assert.Equal(HepDb.Accounts.Tier.Free, await app.WithDbAsync(d => d.Accounts.Where(a => a.Email == email).Select(a => a.Tier).SingleAsync()));
         Assert.Equal(1, await app.WithDbAsync(d => d.Accounts.CountAsync(a => a.Email == email)));
 
         // The service's own checks and messages: the tool does not check again.

@@ -24,14 +24,14 @@ public sealed class ServiceRefusalTests(EngineServers engines)
         var before = await app.WithDbAsync(d => d.Accounts.CountAsync());
         var auditBefore = await app.WithDbAsync(d => d.AuditLog.CountAsync(a => a.Action == "account.created"));
 
-        Assert.Equal(ApiErrors.InvalidEmail, (await accounts.CreateAsync("not-an-email", Tiers.Free, Actor.Operator, Ct)).Problem);
-        Assert.Equal(ApiErrors.InvalidEmail, (await accounts.CreateAsync("  ", Tiers.Free, Actor.Operator, Ct)).Problem);
+        Assert.Equal(ApiErrors.InvalidEmail, (await accounts.CreateAsync("not-an-email", Tier.Free.WireName(), Actor.Operator, Ct)).Problem);
+        Assert.Equal(ApiErrors.InvalidEmail, (await accounts.CreateAsync("  ", Tier.Free.WireName(), Actor.Operator, Ct)).Problem);
         Assert.Equal(ErrorCode.InvalidTier, (await accounts.CreateAsync(email, "gold", Actor.Operator, Ct)).Problem?.Error);
         Assert.Equal(before, await app.WithDbAsync(d => d.Accounts.CountAsync()));
 
-        var created = await accounts.CreateAsync(email, Tiers.Free, Actor.Operator, Ct);
+        var created = await accounts.CreateAsync(email, Tier.Free.WireName(), Actor.Operator, Ct);
         Assert.True(created.Ok, created.Problem?.Message);
-        var taken = await accounts.CreateAsync(email.ToUpperInvariant(), Tiers.Premium, Actor.Operator, Ct);
+        var taken = await accounts.CreateAsync(email.ToUpperInvariant(), Tier.Premium.WireName(), Actor.Operator, Ct);
         Assert.Equal("EMAIL_TAKEN", taken.Problem?.Code);
         Assert.Contains("already exists", taken.Problem!.Message, StringComparison.Ordinal);
         Assert.Equal(before + 1, await app.WithDbAsync(d => d.Accounts.CountAsync()));
@@ -64,17 +64,17 @@ public sealed class ServiceRefusalTests(EngineServers engines)
     public async Task Setting_an_unknown_tier_or_on_no_account_is_refused_and_changes_nothing()
     {
         await using var app = new HepDbApp(engines);
-        var account = await app.CreateAccountAsync(Tiers.Premium);
+        var account = await app.CreateAccountAsync(Tier.Premium);
         await using var scope = app.Services.CreateAsyncScope();
         var packs = scope.ServiceProvider.GetRequiredService<PackService>();
 
         foreach (var tier in new[] { "gold", "", null, "Admin" })
             Assert.Equal(ErrorCode.InvalidTier, (await packs.SetTierAsync(account.Id, tier, Actor.Operator, Ct)).Problem?.Error);
-        Assert.Equal("NOT_FOUND", (await packs.SetTierAsync("01NOSUCHACCOUNT00000000000", Tiers.Free, Actor.Operator, Ct)).Problem?.Code);
-        Assert.Equal(Tiers.Premium, await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == account.Id).Select(a => a.Tier).SingleAsync()));
+        Assert.Equal("NOT_FOUND", (await packs.SetTierAsync("01NOSUCHACCOUNT00000000000", Tier.Free.WireName(), Actor.Operator, Ct)).Problem?.Code);
+        Assert.Equal(Tier.Premium, await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == account.Id).Select(a => a.Tier).SingleAsync()));
         Assert.Equal(0, await app.WithDbAsync(d => d.AuditLog.CountAsync(a => a.AccountId == account.Id && a.Action == "account.tier_changed")));
 
-        var set = await packs.SetTierAsync(account.Id, Tiers.Free, Actor.Operator, Ct);
-        Assert.Equal(Tiers.Free, set.Value?.Tier);
+        var set = await packs.SetTierAsync(account.Id, Tier.Free.WireName(), Actor.Operator, Ct);
+        Assert.Equal(Tier.Free, set.Value?.Tier);
     }
 }

@@ -133,7 +133,7 @@ public sealed class OverQuotaTests(EngineServers engines)
             AssertRefusedByLimit(await Record.ExceptionAsync(() => ConnectAsync(db)), engine);
 
             await using (var scope = app.Services.CreateAsyncScope())
-                await scope.ServiceProvider.GetRequiredService<PackService>().SetTierAsync(account.Id, Tiers.Premium, HepDb.Audit.Actor.Operator, CancellationToken.None);
+                await scope.ServiceProvider.GetRequiredService<PackService>().SetTierAsync(account.Id, Tier.Premium.WireName(), HepDb.Audit.Actor.Operator, CancellationToken.None);
             for (var i = 10; i < 25; i++) open.Add(await ConnectAsync(db));
             AssertRefusedByLimit(await Record.ExceptionAsync(() => ConnectAsync(db)), engine);
             Assert.Equal(25, await app.WithDbAsync(d => d.Databases.Where(x => x.Id == db.Id).Select(x => x.ConnectionLimit).SingleAsync()));
@@ -174,7 +174,7 @@ public sealed class OverQuotaTests(EngineServers engines)
         return report;
     }
 
-    internal static Task<string> StatusAsync(HepDbApp app, string id) =>
+    internal static Task<DatabaseStatus> StatusAsync(HepDbApp app, string id) =>
         app.WithDbAsync(d => d.Databases.Where(x => x.Id == id).Select(x => x.Status).SingleAsync());
 
     internal static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");

@@ -21,7 +21,7 @@ public sealed class SuspensionTests(EngineServers engines)
     public async Task Suspension_cuts_everything_and_lifting_restores_exactly_the_earlier_state()
     {
         await using var app = new HepDbApp(engines);
-        var account = await app.CreateAccountAsync(Tiers.Premium);
+        var account = await app.CreateAccountAsync(Tier.Premium);
         var ownerDisabledKey = await app.MintKeyAsync(account.Id, "old");
         await using (var scope = app.Services.CreateAsyncScope())
         {
@@ -181,7 +181,7 @@ public sealed class SuspensionTests(EngineServers engines)
             string accountId;
             await using (var app = new HepDbApp(engines, dataDir: dataDir))
             {
-                var account = await app.CreateAccountAsync(Tiers.Premium);
+                var account = await app.CreateAccountAsync(Tier.Premium);
                 accountId = account.Id;
                 maria = await app.CreateDatabaseAsync(account, "mariadb");
                 pg = await app.CreateDatabaseAsync(account, "postgres");
@@ -219,6 +219,6 @@ public sealed class SuspensionTests(EngineServers engines)
         }
     }
 
-    private static Task<List<string>> Statuses(HepDbApp app, string accountId) =>
+    private static Task<List<DatabaseStatus>> Statuses(HepDbApp app, string accountId) =>
         app.WithDbAsync(d => d.Databases.Where(x => x.AccountId == accountId).OrderBy(x => x.CreatedAt).Select(x => x.Status).ToListAsync());
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using HepDb.Accounts;
+using HepDb.Databases;
 using HepDb.Engines;
 using HepDb.Engines.MariaDb;
 using HepDb.Quotas;
@@ -46,7 +47,7 @@ public sealed class DecisionTests
     public void The_verdict_follows_suspension_first_then_storage(bool suspended, long usedBytes, string status)
     {
         var verdict = AccountVerdict.Decide(suspended, usedBytes, new EffectiveLimits(1, 100, 10, 2));
-        Assert.Equal(status, verdict.DesiredStatus);
+        Assert.Equal(status, verdict.DesiredStatus.WireName());
         Assert.Equal(10, verdict.ConnectionLimit);
         Assert.Equal(usedBytes, verdict.UsedBytes);
     }

@@ -60,7 +60,7 @@ public sealed class ErrorCatalogTests
     [Fact]
     public void Only_the_three_tiers_are_accepted()
     {
-        foreach (var tier in Tiers.All) Assert.Null(AccountService.ValidateTier(tier));
+        foreach (var tier in Tiers.All) Assert.Null(AccountService.ValidateTier(tier.WireName()));
         foreach (var tier in new[] { null, "", "gold", "Free", " free" })
         {
             var problem = AccountService.ValidateTier(tier);

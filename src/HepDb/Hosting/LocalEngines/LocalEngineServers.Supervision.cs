@@ -62,8 +62,7 @@ public sealed partial class LocalEngineServers
                 var down = Stopwatch.StartNew();
                 var exit = DescribeExit(process.ExitCode);
                 if (up.Elapsed > StableAfter) attempt = 0;
-                logger.LogError("{Engine}: the server exited unexpectedly ({Exit}) after {Uptime:0.0} s up; restarting it. Last lines of {Log}:{Tail}",
-                    kind.DisplayName(), exit, up.Elapsed.TotalSeconds, logFile, LastLines(logFile, 8));
+                logger.EngineExited(kind.DisplayName(), exit, up.Elapsed.TotalSeconds, logFile, LastLines(logFile, 8));
                 while (true)
                 {
                     attempt++;
@@ -76,14 +75,12 @@ public sealed partial class LocalEngineServers
                     }
                     catch (Exception e) when (!ct.IsCancellationRequested)
                     {
-                        logger.LogError(e, "{Engine}: restart attempt {Attempt} failed; next attempt in {Pause:0.0} s. Last lines of {Log}:{Tail}",
-                            kind.DisplayName(), attempt, PauseBefore(attempt + 1).TotalSeconds, logFile, LastLines(logFile, 8));
+                        logger.EngineRestartFailed(e, kind.DisplayName(), attempt, PauseBefore(attempt + 1).TotalSeconds, logFile, LastLines(logFile, 8));
                     }
                 }
                 restarts++;
                 Status.Report(kind, new LocalEngineState(false, 0, restarts, exit, DateTime.UtcNow, Environment.ProcessId));
-                logger.LogWarning("{Engine}: serving again {Ms} ms after it exited ({Exit}); restart attempt {Attempt}, {Restarts} restart(s) since HepDb started.",
-                    kind.DisplayName(), down.ElapsedMilliseconds, exit, attempt, restarts);
+                logger.EngineServingAgain(kind.DisplayName(), down.ElapsedMilliseconds, exit, attempt, restarts);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -166,7 +163,7 @@ public sealed partial class LocalEngineServers
         var waited = Stopwatch.StartNew();
         while (waited.Elapsed < TimeSpan.FromSeconds(30) && AttachedToSharedMemory(id) > 0) await Task.Delay(50, ct);
         if (waited.ElapsedMilliseconds >= 50)
-            logger.LogInformation("PostgreSQL: waited {Ms} ms for the previous server's processes to leave its shared memory", waited.ElapsedMilliseconds);
+            logger.PostgresSharedMemoryWait(waited.ElapsedMilliseconds);
     }
 
     /// <summary>The <c>nattch</c> of a System V shared memory segment (0 when it is gone).</summary>

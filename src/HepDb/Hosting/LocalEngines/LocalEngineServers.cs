@@ -42,7 +42,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         {
             if (FindMongod() is { } mongod)
                 await StartSupervisedAsync(EngineKind.Mongo, Path.Combine(EnginesDir, "mongo", "server.log"), c => StartMongoAsync(mongod, engines.Mongo, c), ct);
-            else logger.LogInformation("MongoDB: no mongod on PATH, so no local MongoDB server; the engine is reported as not available.");
+            else logger.MongoNotInstalled();
         }
     }
 
@@ -70,7 +70,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
             if (Directory.Exists(data)) Directory.Delete(data, recursive: true); // a half-finished install
             await RunToEndAsync("mariadb-install-db", ["--no-defaults", $"--datadir={data}", "--user=root",
                 "--auth-root-authentication-method=normal", "--skip-test-db"], Path.Combine(dir, "install.log"), ct);
-            logger.LogInformation("MariaDB: initialised {Dir} in {Ms} ms", data, sw.ElapsedMilliseconds);
+            logger.MariaDbInitialised(data, sw.ElapsedMilliseconds);
         }
         string[] args =
         [
@@ -84,7 +84,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         _running.Add(SupervisedProcess.Start("mariadbd", "TERM", Path.Combine(dir, "server.log"), args));
         await WaitUntilAsync("MariaDB", () => TryMariaDbSocket(socket), ct);
         await SecureMariaDbRootAsync(socket, o, ct);
-        logger.LogInformation("MariaDB: listening on 127.0.0.1:{Port}", o.Port);
+        logger.MariaDbListening(o.Port);
     }
 
     /// <summary>A fresh MariaDB has <c>root@localhost</c> with an empty password. Give it the generated one and remove
@@ -170,7 +170,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
             {
                 File.Delete(pwfile);
             }
-            logger.LogInformation("PostgreSQL: initialised {Dir} in {Ms} ms", data, sw.ElapsedMilliseconds);
+            logger.PostgresInitialised(data, sw.ElapsedMilliseconds);
         }
         string[] args =
         [
@@ -181,7 +181,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         // SIGINT is PostgreSQL's "fast" shutdown: it ends sessions instead of waiting for clients to leave.
         _running.Add(SupervisedProcess.Start("postgres", "INT", Path.Combine(dir, "server.log"), args));
         await WaitUntilAsync("PostgreSQL", () => TryPostgres(o), ct);
-        logger.LogInformation("PostgreSQL: listening on 127.0.0.1:{Port}", o.Port);
+        logger.PostgresListening(o.Port);
     }
 
     /// <summary>The postgres user must be able to pass through every folder above its own, and a data folder under
@@ -194,7 +194,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         {
             if (File.GetUnixFileMode(parent).HasFlag(UnixFileMode.OtherExecute)) continue;
             await RunToEndAsync("setfacl", ["-m", "u:postgres:x", parent], null, ct);
-            logger.LogInformation("PostgreSQL: gave the postgres user search (x) permission on {Folder} so it can reach its data folder", parent);
+            logger.PostgresFolderOpened(parent);
         }
     }
 
@@ -229,7 +229,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
             [mongod, "--auth", "--bind_ip", "127.0.0.1", "--port", o.Port.ToString(), "--dbpath", data]));
         await WaitUntilAsync("MongoDB", () => TryTcp(o.Port), ct);
         await HepDb.Engines.Mongo.MongoAdapter.EnsureLocalAdminAsync(o, ct); // through the localhost exception, first start only
-        logger.LogInformation("MongoDB: listening on 127.0.0.1:{Port}", o.Port);
+        logger.MongoListening(o.Port);
     }
 
     private static string[] AsPostgres => ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"];

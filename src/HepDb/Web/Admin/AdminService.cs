@@ -62,7 +62,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
             var adapter = engines.Find(kind);
             var probe = adapter is null ? null : await adapter.ProbeAsync(ct);
             rows.Add(new EngineRow(kind, engines.Availability(kind), engines.ConfiguredEnabled(kind), engines.IsSwitchedOff(kind),
-                adapter?.Server.Host, adapter?.Server.Port, probe, counts.GetValueOrDefault(kind.WireName()), adapter is null ? null : local.For(adapter)));
+                adapter?.Server.Host, adapter?.Server.Port, probe, counts.GetValueOrDefault(kind), adapter is null ? null : local.For(adapter)));
         }
         return rows;
     }
@@ -74,8 +74,8 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
     public async Task<Problem?> SetEngineEnabledAsync(EngineKind kind, bool enabled, Actor actor, CancellationToken ct)
     {
         if (kind == EngineKind.MariaDb && !enabled) return ApiErrors.MariaDbAlwaysOn;
-        var row = await db.EngineSwitches.FirstOrDefaultAsync(s => s.Engine == kind.WireName(), ct);
-        if (row is null) db.EngineSwitches.Add(row = new EngineSwitch { Engine = kind.WireName(), ChangedBy = actor.Id });
+        var row = await db.EngineSwitches.FirstOrDefaultAsync(s => s.Engine == kind, ct);
+        if (row is null) db.EngineSwitches.Add(row = new EngineSwitch { Engine = kind, ChangedBy = actor.Id });
         row.Enabled = enabled;
         row.ChangedAt = time.GetUtcNow().UtcDateTime;
         row.ChangedBy = actor.Id;

@@ -19,7 +19,7 @@ public abstract class DashboardPage : PageModel
 {
     public Account Account { get; private set; } = null!;
     public DashboardUser CurrentUser { get; private set; } = null!;
-    public bool IsOperator => Account.Tier == Tiers.Admin;
+    public bool IsOperator => Account.Tier == Tier.Admin;
     public bool IsSuspended => Account.SuspendedAt is not null;
 
     /// <summary>Set on a page that only operators may see: anyone else gets a plain 404.</summary>

@@ -20,7 +20,7 @@ public sealed class SignUpModel(DashboardUsers users, SignInManager<DashboardUse
     public async Task<IActionResult> OnPostAsync(CancellationToken ct)
     {
         if (!Allowed) return NotFound();
-        var user = await users.SignUpAsync(Email, Password, Tiers.Free, Actor.SignUp(Api.ClientAddress.Of(HttpContext)), ct);
+        var user = await users.SignUpAsync(Email, Password, Tier.Free.WireName(), Actor.SignUp(Api.ClientAddress.Of(HttpContext)), ct);
         if (!user.Ok)
         {
             Error = user.Problem!.Message;

@@ -1,3 +1,6 @@
+using HepDb.Accounts;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 namespace HepDb.Web.Users;
 
 /// <summary>A person who signs in to the dashboard. Every user belongs to exactly one account (created with it at
@@ -17,6 +20,25 @@ public sealed class DashboardUser
     public DateTime CreatedAt { get; init; }
 }
 
+/// <summary>The <c>dashboard_users</c> table.</summary>
+public sealed class DashboardUserConfiguration : IEntityTypeConfiguration<DashboardUser>
+{
+    public void Configure(EntityTypeBuilder<DashboardUser> e)
+    {
+        e.ToTable("dashboard_users");
+        e.HasKey(x => x.Id);
+        e.Property(x => x.Id).HasMaxLength(26);
+        e.Property(x => x.AccountId).HasMaxLength(26);
+        e.Property(x => x.Email).HasMaxLength(254);
+        e.Property(x => x.NormalizedEmail).HasMaxLength(254);
+        e.HasIndex(x => x.NormalizedEmail).IsUnique();
+        e.HasIndex(x => x.AccountId);
+        e.Property(x => x.PasswordHash).HasMaxLength(512);
+        e.Property(x => x.SecurityStamp).HasMaxLength(64);
+        e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
 /// <summary>A data-protection key (cookies, antiforgery tokens) kept in the metadata store, so every replica can read
 /// the others' cookies and sessions survive restarts.</summary>
 public sealed class DataProtectionKey
@@ -24,4 +46,16 @@ public sealed class DataProtectionKey
     public required string Id { get; init; }
     public string? FriendlyName { get; init; }
     public required string Xml { get; init; }
+}
+
+/// <summary>The <c>data_protection_keys</c> table.</summary>
+public sealed class DataProtectionKeyConfiguration : IEntityTypeConfiguration<DataProtectionKey>
+{
+    public void Configure(EntityTypeBuilder<DataProtectionKey> e)
+    {
+        e.ToTable("data_protection_keys");
+        e.HasKey(x => x.Id);
+        e.Property(x => x.Id).HasMaxLength(64);
+        e.Property(x => x.FriendlyName).HasMaxLength(256);
+    }
 }

@@ -1,5 +1,4 @@
 using HepDb.Accounts;
-using HepDb.Audit;
 using HepDb.Quotas;
 using HepDb.Web.Admin;
 using HepDb.Web.Display;

@@ -1,4 +1,3 @@
-using HepDb.Audit;
 using HepDb.Data;
 using HepDb.Engines;
 using HepDb.Web.Admin;

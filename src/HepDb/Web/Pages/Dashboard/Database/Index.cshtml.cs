@@ -91,7 +91,7 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
                 : "it is not enabled on this deployment"));
         foreach (var d in await databases.ListAsync(Account.Id, ct))
         {
-            var kind = EngineKinds.Parse(d.Engine);
+            var kind = d.Engine;
             var adapter = engines.Find(kind);
             var host = adapter?.Server.EffectivePublicHost ?? "(engine not configured)";
             var port = adapter?.Server.EffectivePublicPort ?? 0;
