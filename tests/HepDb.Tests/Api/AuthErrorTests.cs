@@ -6,14 +6,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace HepDb.Tests.Api;
 
 /// <summary>MISSING_KEY, BAD_KEY, KEY_DISABLED: 401, the envelope, and a create that was refused changed nothing.</summary>
-public abstract class AuthErrorTests(EngineServers engines)
+public abstract class AuthErrorTests(EngineServers engines, SharedApp shared)
 {
     // Every test here runs twice, once per metadata provider, named by the class it runs in.
-    public sealed class OnSqlite(EngineServers engines) : AuthErrorTests(engines.On(Metadata.Sqlite));
-    public sealed class OnPostgres(EngineServers engines) : AuthErrorTests(engines.On(Metadata.Postgres));
-
-    // Failed authentications are rate limited per IP (all test requests share one); these tests are about the codes.
-    private HepDbApp App() => new(engines, new() { ["RateLimits:FailedAuthPerIpPerMinute"] = "1000" });
+    public sealed class OnSqlite(EngineServers engines, SharedApp shared) : AuthErrorTests(engines.On(Metadata.Sqlite), shared), IClassFixture<SharedApp>;
+    public sealed class OnPostgres(EngineServers engines, SharedApp shared) : AuthErrorTests(engines.On(Metadata.Postgres), shared), IClassFixture<SharedApp>;
+    // Each test works as an account of its own and looks only at that account, so a class shares one app (SharedApp).
 
     [Theory]
     [InlineData(null)]
@@ -23,7 +21,7 @@ public abstract class AuthErrorTests(EngineServers engines)
     [InlineData("token  ")]
     public async Task No_header_or_an_empty_value_is_MISSING_KEY(string? authorization)
     {
-        await using var app = App();
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var before = await Footprint.OfAsync(app, account);
         var client = app.CreateClient();
@@ -44,7 +42,7 @@ public abstract class AuthErrorTests(EngineServers engines)
     [InlineData("Basic dXNlcjpwYXNz")]
     public async Task A_malformed_key_is_BAD_KEY(string authorization)
     {
-        await using var app = App();
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var before = await Footprint.OfAsync(app, account);
         var response = await app.CreateClient().SendAsync(Requests.WithAuthorization(HttpMethod.Post, Paths.Databases, authorization, Requests.CreateBody()));
@@ -55,7 +53,7 @@ public abstract class AuthErrorTests(EngineServers engines)
     [Fact]
     public async Task An_unknown_well_formed_key_is_BAD_KEY_in_every_header_form()
     {
-        await using var app = App();
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var before = await Footprint.OfAsync(app, account);
         var unknown = "hepgg_db_" + Security.Secrets.Generate(32);
@@ -71,7 +69,7 @@ public abstract class AuthErrorTests(EngineServers engines)
     [Fact]
     public async Task A_rotated_away_key_is_BAD_KEY_and_its_new_value_works()
     {
-        await using var app = App();
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var keyId = await KeyIdAsync(app, account);
         var rotated = await WithKeysAsync(app, k => k.RotateAsync(account.Id, keyId, Actor.Operator, CancellationToken.None));
@@ -89,7 +87,7 @@ public abstract class AuthErrorTests(EngineServers engines)
     [Fact]
     public async Task A_deleted_key_is_BAD_KEY()
     {
-        await using var app = App();
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var keyId = await KeyIdAsync(app, account);
         var deleted = await WithKeysAsync(app, k => k.DeleteAsync(account.Id, keyId, Actor.Operator, CancellationToken.None));
@@ -103,7 +101,7 @@ public abstract class AuthErrorTests(EngineServers engines)
     [Fact]
     public async Task A_disabled_key_is_KEY_DISABLED_and_works_again_when_enabled()
     {
-        await using var app = App();
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var keyId = await KeyIdAsync(app, account);
         var disabled = await WithKeysAsync(app, k => k.DisableAsync(account.Id, keyId, Actor.Operator, CancellationToken.None));
@@ -123,7 +121,7 @@ public abstract class AuthErrorTests(EngineServers engines)
     [Fact]
     public async Task Authentication_comes_before_routing_and_body_checks()
     {
-        await using var app = App();
+        var app = shared.For(engines);
         var client = app.CreateClient();
         // A missing key on a bad body, an unknown id and an unknown route under the API is still MISSING_KEY.
         await Shape.FailureAsync(await client.SendAsync(Requests.Post(Paths.Databases, "[not json", "text/plain")), 401, "MISSING_KEY");

@@ -11,18 +11,19 @@ using Microsoft.Extensions.DependencyInjection;
 namespace HepDb.Tests.Api;
 
 /// <summary>Create → connect with exactly the returned string → work; list; reveal; rotate — with the real clients.</summary>
-public abstract class DatabaseLifecycleTests(EngineServers engines)
+public abstract class DatabaseLifecycleTests(EngineServers engines, SharedApp shared)
 {
     // Every test here runs twice, once per metadata provider, named by the class it runs in.
-    public sealed class OnSqlite(EngineServers engines) : DatabaseLifecycleTests(engines.On(Metadata.Sqlite));
-    public sealed class OnPostgres(EngineServers engines) : DatabaseLifecycleTests(engines.On(Metadata.Postgres));
+    public sealed class OnSqlite(EngineServers engines, SharedApp shared) : DatabaseLifecycleTests(engines.On(Metadata.Sqlite), shared), IClassFixture<SharedApp>;
+    public sealed class OnPostgres(EngineServers engines, SharedApp shared) : DatabaseLifecycleTests(engines.On(Metadata.Postgres), shared), IClassFixture<SharedApp>;
+    // Each test works as an account of its own and looks only at that account, so a class shares one app (SharedApp).
 
     public static TheoryData<string> Engines => new() { "mariadb", "postgres" };
 
     [Theory, MemberData(nameof(Engines))]
     public async Task Create_returns_the_exact_shape_and_the_connection_string_works_with_the_real_client(string engine)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
 
         var response = await account.Api.PostAsJsonAsync(Paths.Databases, new { name = "my-app", engine });
@@ -46,7 +47,7 @@ public abstract class DatabaseLifecycleTests(EngineServers engines)
     [Fact]
     public async Task The_name_is_trimmed_and_only_a_label()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var response = await account.Api.SendAsync(Requests.Post(Paths.Databases, """{"name":"  Shop DB: prod ✓  ","engine":"postgres"}"""));
         var data = await Shape.SuccessAsync(response, HttpStatusCode.Created);
@@ -57,7 +58,7 @@ public abstract class DatabaseLifecycleTests(EngineServers engines)
     [Fact]
     public async Task List_is_oldest_first_only_the_callers_and_carries_no_secrets()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync(Tier.Premium);
         var other = await app.CreateAccountAsync();
 
@@ -89,7 +90,7 @@ public abstract class DatabaseLifecycleTests(EngineServers engines)
     [Theory, MemberData(nameof(Engines))]
     public async Task Reveal_returns_the_same_shape_and_the_working_password_uncached(string engine)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var created = await app.CreateDatabaseAsync(account, engine, "revealed");
         await Tenant.ProveWorksAsync(created.ConnectionString, "before reveal");
@@ -109,7 +110,7 @@ public abstract class DatabaseLifecycleTests(EngineServers engines)
     [Theory, MemberData(nameof(Engines))]
     public async Task Rotate_sets_a_new_password_and_the_old_one_is_refused_at_once(string engine)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var created = await app.CreateDatabaseAsync(account, engine, "rotated");
         await Tenant.ProveWorksAsync(created.ConnectionString, "kept across rotation");
@@ -137,7 +138,7 @@ public abstract class DatabaseLifecycleTests(EngineServers engines)
     [Fact]
     public async Task Slots_are_numbered_per_engine_with_the_lowest_free_number()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync(Tier.Admin);
 
         var m1 = await app.CreateDatabaseAsync(account, "mariadb", "a");
@@ -168,7 +169,7 @@ public abstract class DatabaseLifecycleTests(EngineServers engines)
     [InlineData("")]
     public async Task All_three_authorization_forms_are_accepted_with_any_scheme_case(string scheme)
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var client = app.ApiClient(account.Key, scheme);
         var data = await Shape.SuccessAsync(await client.GetAsync(Paths.Databases), HttpStatusCode.OK);

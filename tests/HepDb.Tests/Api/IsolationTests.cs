@@ -4,16 +4,17 @@ using HepDb.Tests.Infrastructure;
 namespace HepDb.Tests.Api;
 
 /// <summary>Two tenants on the same servers, with the real clients: each reaches its own database and nothing else.</summary>
-public abstract class IsolationTests(EngineServers engines)
+public abstract class IsolationTests(EngineServers engines, SharedApp shared)
 {
     // Every test here runs twice, once per metadata provider, named by the class it runs in.
-    public sealed class OnSqlite(EngineServers engines) : IsolationTests(engines.On(Metadata.Sqlite));
-    public sealed class OnPostgres(EngineServers engines) : IsolationTests(engines.On(Metadata.Postgres));
+    public sealed class OnSqlite(EngineServers engines, SharedApp shared) : IsolationTests(engines.On(Metadata.Sqlite), shared), IClassFixture<SharedApp>;
+    public sealed class OnPostgres(EngineServers engines, SharedApp shared) : IsolationTests(engines.On(Metadata.Postgres), shared), IClassFixture<SharedApp>;
+    // Each test works as accounts of its own and looks only at them, so a class shares one app (SharedApp).
 
     [Fact]
     public async Task MariaDB_tenants_cannot_reach_each_other_or_the_server()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var (a, b) = await TwoTenantsAsync(app, "mariadb");
 
         // Not B's database, by connection or by qualified name.
@@ -61,7 +62,7 @@ public abstract class IsolationTests(EngineServers engines)
     [Fact]
     public async Task MariaDB_grant_patterns_escape_the_underscore_wildcard()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var a = await app.CreateDatabaseAsync(account, "mariadb");
         var lookalikes = new[] { a.DbName.Replace('_', 'z'), "umz" + a.DbName[3..], a.DbName[..^2] + "z1" };
@@ -94,7 +95,7 @@ public abstract class IsolationTests(EngineServers engines)
     [Fact]
     public async Task Postgres_tenants_cannot_reach_each_other_or_the_server()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var (a, b) = await TwoTenantsAsync(app, "postgres");
 
         foreach (var other in new[] { b.DbName, "postgres", "template1" })

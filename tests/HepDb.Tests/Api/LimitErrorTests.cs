@@ -7,16 +7,18 @@ using Microsoft.EntityFrameworkCore;
 namespace HepDb.Tests.Api;
 
 /// <summary>DATABASE_LIMIT_REACHED, STORAGE_QUOTA_EXCEEDED, IDEMPOTENCY_KEY_REUSED (and replay), RATE_LIMITED.</summary>
-public abstract class LimitErrorTests(EngineServers engines)
+public abstract class LimitErrorTests(EngineServers engines, SharedApp shared)
 {
     // Every test here runs twice, once per metadata provider, named by the class it runs in.
-    public sealed class OnSqlite(EngineServers engines) : LimitErrorTests(engines.On(Metadata.Sqlite));
-    public sealed class OnPostgres(EngineServers engines) : LimitErrorTests(engines.On(Metadata.Postgres));
+    public sealed class OnSqlite(EngineServers engines, SharedApp shared) : LimitErrorTests(engines.On(Metadata.Sqlite), shared), IClassFixture<SharedApp>;
+    public sealed class OnPostgres(EngineServers engines, SharedApp shared) : LimitErrorTests(engines.On(Metadata.Postgres), shared), IClassFixture<SharedApp>;
+    // A test with default settings works as accounts of its own and looks only at them, so those share one app
+    // (SharedApp); a test that needs other settings or a clock starts its own.
 
     [Fact]
     public async Task A_free_account_gets_one_database_then_DATABASE_LIMIT_REACHED_on_any_engine()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         var first = await app.CreateDatabaseAsync(account, "postgres");
 
@@ -31,7 +33,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     [Fact]
     public async Task A_premium_account_gets_two_databases()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync(Tier.Premium);
         await app.CreateDatabaseAsync(account, "mariadb");
         await app.CreateDatabaseAsync(account, "postgres");
@@ -50,7 +52,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     [Fact]
     public async Task An_account_whose_measured_size_exceeds_the_limit_gets_STORAGE_QUOTA_EXCEEDED()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync(Tier.Premium);
         var db = await app.CreateDatabaseAsync(account, "mariadb");
         // As the quota watcher would record it: 500 MB measured, the Premium limit.
@@ -62,7 +64,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     [Fact]
     public async Task The_same_Idempotency_Key_and_body_replays_the_same_database_and_creates_one()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync(Tier.Premium);
         var body = Requests.CreateBody("idem", "postgres");
 
@@ -89,7 +91,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     [Fact]
     public async Task The_same_Idempotency_Key_with_another_body_is_IDEMPOTENCY_KEY_REUSED()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync(Tier.Premium);
         var created = await Shape.SuccessAsync(
             await account.Api.SendAsync(Requests.Post(Paths.Databases, Requests.CreateBody("one", "mariadb"), idempotencyKey: "k-1")), HttpStatusCode.Created);
@@ -102,7 +104,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     [Fact]
     public async Task Different_accounts_may_use_the_same_Idempotency_Key()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var a = await app.CreateAccountAsync();
         var b = await app.CreateAccountAsync();
         var body = Requests.CreateBody("shared-key", "mariadb");
@@ -120,7 +122,7 @@ public abstract class LimitErrorTests(EngineServers engines)
     [Fact]
     public async Task An_Idempotency_Key_over_255_characters_is_refused()
     {
-        await using var app = new HepDbApp(engines);
+        var app = shared.For(engines);
         var account = await app.CreateAccountAsync();
         await Refused.AssertAsync(app, account, Requests.Post(Paths.Databases, Requests.CreateBody(), idempotencyKey: new string('k', 256)), 400, "INVALID_BODY");
         var ok = await account.Api.SendAsync(Requests.Post(Paths.Databases, Requests.CreateBody(), idempotencyKey: new string('k', 255)));

@@ -2,10 +2,10 @@ namespace HepDb.Tests.Infrastructure;
 
 /// <summary>
 /// One <see cref="HepDbApp"/> for all the tests of a class (a class fixture), started by the first test that asks and
-/// stopped after the last. For tests that only send requests as an account of their own and look only at that
-/// account (request-shaped refusals): each still makes its own account, so what it asserts is the same as with an app of
-/// its own, without starting a server per test. A test that needs settings, a real socket or a log of its own makes its
-/// own <see cref="HepDbApp"/>.
+/// stopped after the last. For tests that work as accounts of their own and look only at those accounts (their rows,
+/// audit entries and engine objects): what each asserts is the same as with an app of its own, without starting a
+/// server per test. A test that needs other settings, a clock, a real socket or a log of its own makes its own
+/// <see cref="HepDbApp"/>.
 /// </summary>
 public sealed class SharedApp : IAsyncDisposable
 {
@@ -18,7 +18,8 @@ public sealed class SharedApp : IAsyncDisposable
     {
         lock (_gate)
         {
-            _app ??= new HepDbApp(engines);
+            // The class's tests all send from one address: their failed authentications must not add up to a block.
+            _app ??= new HepDbApp(engines, new() { ["RateLimits:FailedAuthPerIpPerMinute"] = "1000" });
             Assert.Equal(engines.Metadata, _app.Engines.Metadata);
             return _app;
         }
