@@ -29,10 +29,7 @@ public sealed class DatabaseService(
     public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
 
     public Task<List<TenantDatabase>> ListAsync(string accountId, CancellationToken ct) =>
-        db.Databases.AsNoTracking()
-            .Where(d => d.AccountId == accountId && d.Phase == DatabasePhase.Ready)
-            .OrderBy(d => d.CreatedAt).ThenBy(d => d.Id)
-            .ToListAsync(ct);
+        DatabaseLists.Listed(db.Databases.AsNoTracking(), accountId).ToListAsync(ct);
 
     public static Problem? ValidateName(string? name)
     {
