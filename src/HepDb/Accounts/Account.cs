@@ -34,8 +34,6 @@ public sealed class AccountConfiguration : IEntityTypeConfiguration<Account>
     public void Configure(EntityTypeBuilder<Account> e)
     {
         e.ToTable("accounts");
-        e.HasKey(x => x.Id);
-        e.Property(x => x.Id).HasMaxLength(26);
         e.Property(x => x.Email).HasMaxLength(254);
         e.HasIndex(x => x.Email).IsUnique();
         e.Property(x => x.Tier).HasMaxLength(16);

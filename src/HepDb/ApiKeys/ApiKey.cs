@@ -35,9 +35,6 @@ public sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
     public void Configure(EntityTypeBuilder<ApiKey> e)
     {
         e.ToTable("api_keys");
-        e.HasKey(x => x.Id);
-        e.Property(x => x.Id).HasMaxLength(26);
-        e.Property(x => x.AccountId).HasMaxLength(26);
         e.Property(x => x.Label).HasMaxLength(100);
         e.Property(x => x.Prefix).HasMaxLength(20);
         e.Property(x => x.Hash).HasMaxLength(64);

@@ -24,9 +24,6 @@ public sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEntr
     public void Configure(EntityTypeBuilder<AuditEntry> e)
     {
         e.ToTable("audit_log");
-        e.HasKey(x => x.Id);
-        e.Property(x => x.Id).HasMaxLength(26);
-        e.Property(x => x.AccountId).HasMaxLength(26);
         e.Property(x => x.Actor).HasMaxLength(64);
         e.Property(x => x.Action).HasMaxLength(64);
         e.Property(x => x.TargetId).HasMaxLength(64);

@@ -37,7 +37,16 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     }
 
     /// <summary>Each entity's table, keys and indexes are in a configuration class beside the entity.</summary>
-    protected override void OnModelCreating(ModelBuilder b) => b.ApplyConfigurationsFromAssembly(typeof(HepDbContext).Assembly);
+    /// <summary>Each entity's configuration sits beside it (its table, indexes, keys and column lengths). Two rules hold
+    /// for all: a property named <c>Id</c> is the key (EF's own convention), and a ULID column (an <c>Id</c>, or an
+    /// <c>AccountId</c> or <c>DatabaseId</c> that points at one) holds 26 characters unless its entity says otherwise.</summary>
+    protected override void OnModelCreating(ModelBuilder b)
+    {
+        b.ApplyConfigurationsFromAssembly(typeof(HepDbContext).Assembly);
+        foreach (var ulid in b.Model.GetEntityTypes().SelectMany(t => t.GetProperties())
+                     .Where(p => p.ClrType == typeof(string) && p.Name is "Id" or "AccountId" or "DatabaseId" && p.GetMaxLength() is null))
+            ulid.SetMaxLength(26);
+    }
 
     private sealed class UtcConverter() : ValueConverter<DateTime, DateTime>(
         v => v.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.ToUniversalTime(), DateTimeKind.Utc),

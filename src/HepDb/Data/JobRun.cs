@@ -21,8 +21,6 @@ public sealed class JobRunConfiguration : IEntityTypeConfiguration<JobRun>
     public void Configure(EntityTypeBuilder<JobRun> e)
     {
         e.ToTable("job_runs");
-        e.HasKey(x => x.Id);
-        e.Property(x => x.Id).HasMaxLength(26);
         e.Property(x => x.Job).HasMaxLength(32);
         e.Property(x => x.Summary).HasMaxLength(4000);
         e.HasIndex(x => new { x.Job, x.StartedAt });

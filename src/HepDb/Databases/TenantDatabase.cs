@@ -49,9 +49,6 @@ public sealed class TenantDatabaseConfiguration : IEntityTypeConfiguration<Tenan
     public void Configure(EntityTypeBuilder<TenantDatabase> e)
     {
         e.ToTable("databases");
-        e.HasKey(x => x.Id);
-        e.Property(x => x.Id).HasMaxLength(26);
-        e.Property(x => x.AccountId).HasMaxLength(26);
         e.Property(x => x.Name).HasMaxLength(64);
         e.Property(x => x.Engine).HasMaxLength(16);
         e.Property(x => x.DbName).HasMaxLength(64);
@@ -120,10 +117,8 @@ public sealed class IdempotencyRecordConfiguration : IEntityTypeConfiguration<Id
     {
         e.ToTable("idempotency_keys");
         e.HasKey(x => new { x.AccountId, x.Key });
-        e.Property(x => x.AccountId).HasMaxLength(26);
         e.Property(x => x.Key).HasMaxLength(255);
         e.Property(x => x.RequestHash).HasMaxLength(64);
-        e.Property(x => x.DatabaseId).HasMaxLength(26);
         e.HasIndex(x => x.CreatedAt);
     }
 }

@@ -59,9 +59,6 @@ public sealed class PackGrantConfiguration : IEntityTypeConfiguration<PackGrant>
     public void Configure(EntityTypeBuilder<PackGrant> e)
     {
         e.ToTable("pack_grants");
-        e.HasKey(x => x.Id);
-        e.Property(x => x.Id).HasMaxLength(26);
-        e.Property(x => x.AccountId).HasMaxLength(26);
         e.Property(x => x.PackId).HasMaxLength(32);
         e.Property(x => x.Source).HasMaxLength(16);
         e.Property(x => x.EventId).HasMaxLength(200);

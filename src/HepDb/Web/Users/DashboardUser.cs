@@ -26,9 +26,6 @@ public sealed class DashboardUserConfiguration : IEntityTypeConfiguration<Dashbo
     public void Configure(EntityTypeBuilder<DashboardUser> e)
     {
         e.ToTable("dashboard_users");
-        e.HasKey(x => x.Id);
-        e.Property(x => x.Id).HasMaxLength(26);
-        e.Property(x => x.AccountId).HasMaxLength(26);
         e.Property(x => x.Email).HasMaxLength(254);
         e.Property(x => x.NormalizedEmail).HasMaxLength(254);
         e.HasIndex(x => x.NormalizedEmail).IsUnique();
@@ -54,7 +51,6 @@ public sealed class DataProtectionKeyConfiguration : IEntityTypeConfiguration<Da
     public void Configure(EntityTypeBuilder<DataProtectionKey> e)
     {
         e.ToTable("data_protection_keys");
-        e.HasKey(x => x.Id);
         e.Property(x => x.Id).HasMaxLength(64);
         e.Property(x => x.FriendlyName).HasMaxLength(256);
     }
