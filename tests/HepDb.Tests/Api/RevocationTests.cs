@@ -21,8 +21,7 @@ public sealed class RevocationTests(EngineServers engines)
     [MemberData(nameof(Changes))]
     public async Task A_revoked_key_is_refused_at_once_on_its_replica_and_within_a_second_on_the_other(string change)
     {
-        var store = await engines.CreateMetadataDatabaseAsync();
-        var settings = new Dictionary<string, string?> { ["Metadata:Provider"] = "postgres", ["Metadata:ConnectionString"] = store };
+        var settings = await engines.ReplicaSettingsAsync();
         await using var first = new HepDbApp(engines, settings);
         await using var second = new HepDbApp(engines, settings);
         var account = await first.CreateAccountAsync();

@@ -13,8 +13,7 @@ public sealed class ReplicaTests(EngineServers engines)
     [Fact]
     public async Task Two_replicas_on_one_PostgreSQL_store_keep_quotas_exact_and_do_periodic_work_once()
     {
-        var store = await engines.CreateMetadataDatabaseAsync();
-        var settings = new Dictionary<string, string?> { ["Metadata:Provider"] = "postgres", ["Metadata:ConnectionString"] = store };
+        var settings = await engines.ReplicaSettingsAsync();
         await using var first = new HepDbApp(engines, settings);
         await using var second = new HepDbApp(engines, settings);
         var account = await first.CreateAccountAsync();

@@ -80,6 +80,10 @@ public sealed class EngineServers : IAsyncLifetime
 
     /// <summary>A new, empty database on the shared PostgreSQL server for a HepDb metadata store; returns its connection
     /// string (pooled, as HepDb uses it).</summary>
+    /// <summary>Settings for HepDb replicas that share one new PostgreSQL metadata store: give each replica the same.</summary>
+    public async Task<Dictionary<string, string?>> ReplicaSettingsAsync() =>
+        new() { ["Metadata:Provider"] = "postgres", ["Metadata:ConnectionString"] = await CreateMetadataDatabaseAsync() };
+
     public async Task<string> CreateMetadataDatabaseAsync()
     {
         var name = $"hepdb_meta_{Guid.NewGuid():N}"[..30];
