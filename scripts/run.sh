@@ -9,11 +9,10 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 export HepDb__DataDir="${HEPDB_DATA:-$repo/data}"
 url="${HEPDB_URL:-http://127.0.0.1:8080}"
 bin="$repo/src/HepDb/bin/Release/net10.0"
-cli="$repo/src/HepDb.Cli/bin/Release/net10.0/hepdb-admin.dll"
 mkdir -p "$HepDb__DataDir"
 
 # Line 1: a fresh API key; line 2: a fresh dashboard password (both rotated on every start; only hashes are kept).
-{ read -r key; read -r password; } < <(cd "$repo/src/HepDb" && dotnet "$cli" quickstart --email admin@hepdb.local)
+{ read -r key; read -r password; } < <("$repo/scripts/hepdb-admin" quickstart --email admin@hepdb.local)
 cat <<MSG
 
   HepDb is starting (data in $HepDb__DataDir).
@@ -22,6 +21,7 @@ cat <<MSG
   Health:     $url/readyz
   API:        $url/api/v1/db   (OpenAPI: $url/openapi/v1.json)
   API key:    $key
+  Operators:  scripts/hepdb-admin account list   (same data folder; see docs/operations.md)
   First call: curl -X POST $url/api/v1/db/databases -H "Authorization: Bearer $key" \\
                 -H "Content-Type: application/json" -d '{"name":"my-app","engine":"mariadb"}'
 

@@ -59,6 +59,25 @@ public sealed class OperatorToolTests(EngineServers engines)
     }
 
     [Fact]
+    public async Task The_scripts_wrapper_reads_the_same_data_folder_as_the_server()
+    {
+        // scripts/hepdb-admin is what the README's operators run beside scripts/run.sh: run from anywhere, it must find
+        // the server's store (HEPDB_DATA, as run.sh reads it), not make one of its own in the working directory.
+        var repo = Path.GetDirectoryName(Path.GetDirectoryName(Browser.ScreenshotDir))!;
+        if (!File.Exists(Path.Combine(repo, "src/HepDb.Cli/bin/Release/net10.0/hepdb-admin.dll")))
+            Assert.Skip("scripts/hepdb-admin runs the Release build of the tool: run scripts/test.sh (or scripts/setup.sh) first.");
+        var strayStore = Path.Combine(repo, "src/HepDb/data");
+        var strayBefore = Directory.Exists(strayStore);
+        await using var app = new HepDbApp(engines);
+        var account = await app.CreateAccountAsync();
+        var listed = await Clients.RunAsync(Path.Combine(repo, "scripts/hepdb-admin"), ["account", "list", "--search", account.Id],
+            new() { ["HEPDB_DATA"] = app.DataDir });
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.StartsWith(account.Id + "\t", listed.Output, StringComparison.Ordinal);
+        Assert.True(strayBefore || !Directory.Exists(strayStore), "the tool made a store of its own in src/HepDb/data");
+    }
+
+    [Fact]
     public async Task Watcher_run_runs_a_pass_now_while_a_running_server_holds_the_lease()
     {
         await using var app = new HepDbApp(engines);
