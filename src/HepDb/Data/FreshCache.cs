@@ -11,45 +11,61 @@ namespace HepDb.Data;
 /// <item>a value counts from the moment its read began, so nothing kept outlives the state it was read from by more
 /// than <see cref="Freshness"/>: a change made elsewhere (another replica, <c>hepdb-admin</c>) is seen within it.</item>
 /// </list>
+/// Requests that miss the same key together share one read instead of each sending its own (when a value expires under
+/// load, dozens of requests miss it in the same millisecond).
 /// </summary>
 public sealed class FreshCache<TValue>(TimeProvider time, int maxKept = 100_000) where TValue : class
 {
     public static readonly TimeSpan Freshness = TimeSpan.FromMilliseconds(500);
 
-    private sealed record Kept(TValue Value, long ReadStartedAt);
+    /// <summary>A read, finished or under way, and when it began.</summary>
+    private sealed record Kept(Task<TValue?> Value, long ReadStartedAt);
 
     private readonly ConcurrentDictionary<string, Kept> _kept = new(StringComparer.Ordinal);
     private readonly Lock _changes = new();
-    private long _generation;
 
     /// <summary>The kept value of <paramref name="key"/> while fresh; otherwise <paramref name="read"/>'s, kept when not
-    /// null.</summary>
-    public async Task<TValue?> GetAsync(string key, Func<CancellationToken, Task<TValue?>> read, CancellationToken ct)
+    /// null. The read runs without the caller's token, since other requests may be waiting for it; each caller waits
+    /// with its own.</summary>
+    public Task<TValue?> GetAsync(string key, Func<CancellationToken, Task<TValue?>> read, CancellationToken ct)
     {
-        if (_kept.TryGetValue(key, out var kept) && time.GetElapsedTime(kept.ReadStartedAt) < Freshness) return kept.Value;
+        if (_kept.TryGetValue(key, out var kept) && IsFresh(kept)) return kept.Value.WaitAsync(ct);
 
-        long generation;
-        lock (_changes) generation = _generation;
-        var startedAt = time.GetTimestamp();
-        var value = await read(ct);
-        if (value is null) return null;
+        var reading = new TaskCompletionSource<TValue?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mine = new Kept(reading.Task, time.GetTimestamp());
         lock (_changes)
         {
-            // A change on this replica while the read ran may be missing from what it read: keep only if none came.
-            if (_generation != generation) return value;
+            // Another request may have begun the same read a moment ago: wait for that one.
+            if (_kept.TryGetValue(key, out kept) && IsFresh(kept)) return kept.Value.WaitAsync(ct);
             if (_kept.Count >= maxKept) _kept.Clear();
-            _kept[key] = new Kept(value, startedAt);
+            _kept[key] = mine;
         }
-        return value;
+        _ = ReadAsync(key, mine, reading, read);
+        return mine.Value.WaitAsync(ct);
     }
 
-    /// <summary>Drops everything kept: this replica changed what the values are read from.</summary>
+    /// <summary>Drops everything kept: this replica changed what the values are read from. A read under way is
+    /// answered to those waiting for it but not kept.</summary>
     public void Forget()
     {
-        lock (_changes)
+        lock (_changes) _kept.Clear();
+    }
+
+    private bool IsFresh(Kept kept) => time.GetElapsedTime(kept.ReadStartedAt) < Freshness;
+
+    private async Task ReadAsync(string key, Kept mine, TaskCompletionSource<TValue?> reading, Func<CancellationToken, Task<TValue?>> read)
+    {
+        try
         {
-            _generation++;
-            _kept.Clear();
+            var value = await read(CancellationToken.None);
+            // Nothing is kept for a read that found nothing (the next request asks the store again).
+            if (value is null) _kept.TryRemove(KeyValuePair.Create(key, mine));
+            reading.SetResult(value);
+        }
+        catch (Exception e)
+        {
+            _kept.TryRemove(KeyValuePair.Create(key, mine));
+            reading.SetException(e);
         }
     }
 }

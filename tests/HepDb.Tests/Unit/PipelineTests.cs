@@ -98,6 +98,33 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task Requests_that_miss_together_share_one_read_and_a_failed_read_is_not_kept()
+    {
+        var cache = new FreshCache<string>(_time);
+        var reads = 0;
+        var gate = new TaskCompletionSource<string?>();
+        Task<string?> Slow(CancellationToken _) { reads++; return gate.Task; }
+
+        var waiting = Enumerable.Range(0, 20).Select(_ => cache.GetAsync("k", Slow, CancellationToken.None)).ToList();
+        gate.SetResult("shared");
+        Assert.All(await Task.WhenAll(waiting), v => Assert.Equal("shared", v));
+        Assert.Equal(1, reads);
+
+        // A caller that gives up stops waiting; the read goes on for the others.
+        using var gaveUp = new CancellationTokenSource();
+        var slow = new TaskCompletionSource<string?>();
+        var first = cache.GetAsync("j", _ => slow.Task, gaveUp.Token);
+        var second = cache.GetAsync("j", _ => throw new InvalidOperationException("not a second read"), CancellationToken.None);
+        await gaveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        slow.SetResult("still read");
+        Assert.Equal("still read", await second);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cache.GetAsync("x", _ => throw new InvalidOperationException("store down"), CancellationToken.None));
+        Assert.Equal("back", await cache.GetAsync("x", _ => Task.FromResult<string?>("back"), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Nothing_is_kept_for_a_read_that_found_nothing()
     {
         var cache = new FreshCache<string>(_time);
