@@ -2,8 +2,6 @@ using HepDb.Accounts;
 using HepDb.Audit;
 using HepDb.Web.Users;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Web.Pages;

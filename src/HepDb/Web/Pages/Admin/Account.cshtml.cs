@@ -3,7 +3,6 @@ using HepDb.Quotas;
 using HepDb.Web.Admin;
 using HepDb.Web.Display;
 using HepDb.Web.Users;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Web.Pages.Admin;

@@ -1,6 +1,5 @@
 using HepDb.Accounts;
 using HepDb.Audit;
-using Microsoft.AspNetCore.Mvc;
 
 namespace HepDb.Web.Pages.Admin;
 

@@ -1,7 +1,6 @@
 using HepDb.Data;
 using HepDb.Engines;
 using HepDb.Web.Admin;
-using Microsoft.AspNetCore.Mvc;
 
 namespace HepDb.Web.Pages.Admin;
 

@@ -1,5 +1,4 @@
 using HepDb.Web.Admin;
-using Microsoft.AspNetCore.Mvc;
 
 namespace HepDb.Web.Pages.Admin;
 

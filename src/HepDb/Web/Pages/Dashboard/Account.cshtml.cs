@@ -1,6 +1,5 @@
 using HepDb.Web.Users;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.AspNetCore.Mvc;
 
 namespace HepDb.Web.Pages.Dashboard;
 

@@ -1,6 +1,5 @@
 using HepDb.Accounts;
 using HepDb.ApiKeys;
-using Microsoft.AspNetCore.Mvc;
 
 namespace HepDb.Web.Pages.Dashboard.Database;
 

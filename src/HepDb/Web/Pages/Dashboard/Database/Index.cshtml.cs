@@ -3,7 +3,6 @@ using HepDb.Databases;
 using HepDb.Engines;
 using HepDb.Quotas;
 using HepDb.Web.Display;
-using Microsoft.AspNetCore.Mvc;
 
 namespace HepDb.Web.Pages.Dashboard.Database;
 
