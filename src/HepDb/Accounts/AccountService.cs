@@ -19,15 +19,18 @@ public sealed class AccountService(HepDbContext db, TimeProvider time, IOptions<
         return trimmed.Length is 0 or > 254 || at <= 0 || at == trimmed.Length - 1 ? ApiErrors.InvalidEmail : null;
     }
 
-    public static Problem? ValidateTier(string? tier) => Tiers.TryParse(tier, out _) ? null : ApiErrors.InvalidTier(tier);
+    /// <summary>The tier a request names (<c>free</c>, <c>premium</c>, <c>admin</c>), or INVALID_TIER.</summary>
+    public static Outcome<Tier> ValidateTier(string? tier) => Tiers.TryParse(tier, out var parsed) ? parsed : ApiErrors.InvalidTier(tier);
 
     /// <summary>Creates an account; a bad email or tier, or an email already taken, is refused and nothing is stored.</summary>
     public async Task<Outcome<Account>> CreateAsync(string? email, string? tier, Actor actor, CancellationToken ct)
     {
-        if ((ValidateEmail(email) ?? ValidateTier(tier)) is { } problem) return problem;
+        if (ValidateEmail(email) is { } problem) return problem;
+        var parsed = ValidateTier(tier);
+        if (!parsed.Ok) return parsed.Problem!;
         var normalized = email!.Trim().ToLowerInvariant();
         if (await db.Accounts.AnyAsync(a => a.Email == normalized, ct)) return ApiErrors.EmailTaken(normalized);
-        var account = new Account { Id = Ulid.New(time), Email = normalized, Tier = Tiers.Parse(tier!), CreatedAt = time.GetUtcNow().UtcDateTime };
+        var account = new Account { Id = Ulid.New(time), Email = normalized, Tier = parsed.Value, CreatedAt = time.GetUtcNow().UtcDateTime };
         db.Accounts.Add(account);
         db.Record(time, actor, account.Id, "account.created", account.Id, $"tier={tier}");
         await db.SaveChangesAsync(ct);

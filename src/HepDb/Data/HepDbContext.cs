@@ -36,7 +36,6 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
         builder.Properties<Engines.EngineKind>().HaveConversion<Engines.EngineKindConverter>();
     }
 
-    /// <summary>Each entity's table, keys and indexes are in a configuration class beside the entity.</summary>
     /// <summary>Each entity's configuration sits beside it (its table, indexes, keys and column lengths). Two rules hold
     /// for all: a property named <c>Id</c> is the key (EF's own convention), and a ULID column (an <c>Id</c>, or an
     /// <c>AccountId</c> or <c>DatabaseId</c> that points at one) holds 26 characters unless its entity says otherwise.</summary>

@@ -43,7 +43,9 @@ public sealed class PackService(HepDbContext db, AccountEnforcer enforcer, TimeP
     /// <summary>Moves the account to <paramref name="tier"/>; an unknown tier or account is refused and changes nothing.</summary>
     public async Task<Outcome<Account>> SetTierAsync(string accountId, string? tier, Actor actor, CancellationToken ct)
     {
-        if (!Tiers.TryParse(tier, out var newTier)) return ApiErrors.InvalidTier(tier);
+        var parsed = AccountService.ValidateTier(tier);
+        if (!parsed.Ok) return parsed.Problem!;
+        var newTier = parsed.Value;
         var account = await db.Accounts.FirstOrDefaultAsync(a => a.Id == accountId, ct);
         if (account is null) return ApiErrors.NoAccount(accountId);
         if (account.Tier != newTier)

@@ -60,10 +60,15 @@ public sealed class ErrorCatalogTests
     [Fact]
     public void Only_the_three_tiers_are_accepted()
     {
-        foreach (var tier in Tiers.All) Assert.Null(AccountService.ValidateTier(tier.WireName()));
+        foreach (var tier in Tiers.All)
+        {
+            var parsed = AccountService.ValidateTier(tier.WireName());
+            Assert.Null(parsed.Problem);
+            Assert.Equal(tier, parsed.Value);
+        }
         foreach (var tier in new[] { null, "", "gold", "Free", " free" })
         {
-            var problem = AccountService.ValidateTier(tier);
+            var problem = AccountService.ValidateTier(tier).Problem;
             Assert.Equal(ErrorCode.InvalidTier, problem?.Error);
             Assert.Contains("free, premium or admin", problem!.Message, StringComparison.Ordinal);
         }
