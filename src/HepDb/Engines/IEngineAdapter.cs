@@ -76,6 +76,9 @@ public interface IEngineAdapter
 
     /// <summary>A connection string for the tenant, in the engine's URI form (SPEC §2).</summary>
     string ConnectionString(string dbName, string user, string password);
+
+    /// <summary>Dump and load with the engine's own tools (backups, restores), or null when the engine has none here.</summary>
+    IEngineDumps? Dumps => null;
 }
 
 /// <summary>The engine server could not be reached in time. Nothing was changed by HepDb.</summary>

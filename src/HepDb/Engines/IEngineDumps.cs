@@ -1,0 +1,40 @@
+namespace HepDb.Engines;
+
+/// <summary>The formats a dump can be in: what <see cref="IEngineDumps.DumpAsync"/> writes, and what an import may bring.</summary>
+public enum DumpFormat
+{
+    /// <summary>Plain SQL text (MariaDB's dumps; an imported <c>.sql</c> on either engine).</summary>
+    PlainSql,
+    /// <summary><c>pg_dump -Fc</c>'s custom archive (PostgreSQL's dumps; an imported custom file).</summary>
+    PostgresCustom,
+}
+
+/// <summary>What a dump recorded about the server it came from.</summary>
+public sealed record DumpInfo(string EngineVersion);
+
+/// <summary>
+/// Dumps and loads one tenant database with the engine's own tools (<c>mariadb-dump</c>/<c>mariadb</c>,
+/// <c>pg_dump</c>/<c>pg_restore</c>). Credentials reach the tools only through a 0600 option file or passfile that is
+/// removed afterwards: never on a command line, never in an environment variable. Failures throw
+/// <see cref="EngineUnavailableException"/> (server unreachable) or <see cref="EngineCommandException"/> (the tool
+/// failed; the message carries the tool's error output, which never holds a password).
+/// </summary>
+public interface IEngineDumps
+{
+    EngineKind Kind { get; }
+
+    /// <summary>The format <see cref="DumpAsync"/> writes.</summary>
+    DumpFormat Format { get; }
+
+    /// <summary>Writes a consistent dump of <paramref name="dbName"/> (tables, views, triggers, routines, events) to
+    /// <paramref name="output"/>, as the administrator, without blocking the tenant's writes.</summary>
+    Task<DumpInfo> DumpAsync(string dbName, Stream output, CancellationToken ct);
+
+    /// <summary>Drops the tenant database and creates it again empty, as <see cref="IEngineAdapter.CreateTenantAsync"/>
+    /// made it (owner, grants), so a load starts from nothing. The tenant's user is left as it is.</summary>
+    Task RecreateDatabaseAsync(TenantSpec spec, CancellationToken ct);
+
+    /// <summary>Loads a dump HepDb made itself (<see cref="Format"/>) into the empty database as the administrator, every
+    /// object owned by the tenant's user.</summary>
+    Task LoadAsync(TenantSpec spec, Stream input, CancellationToken ct);
+}
