@@ -30,16 +30,23 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
         "INSERT, UPDATE, CREATE, ALTER, INDEX, CREATE VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, " +
         "CREATE TEMPORARY TABLES, LOCK TABLES, REFERENCES";
 
+    /// <summary>The character set and collation of every tenant database.</summary>
+    internal const string DatabaseOptions = "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci";
+
     private readonly MySqlDataSource _admin;
 
     public MariaDbAdapter(EngineServerOptions server)
     {
         Server = server;
         _admin = new MySqlDataSource(ConnectionStringFor(server, server.AdminUser ?? "root", server.AdminPassword, database: null, pooling: true));
+        Dumps = new MariaDbDumps(this);
     }
 
     public EngineKind Kind => EngineKind.MariaDb;
     public EngineServerOptions Server { get; }
+
+    /// <summary><c>mariadb-dump</c> and the <c>mariadb</c> client with this server's admin credentials.</summary>
+    public IEngineDumps Dumps { get; }
 
     public async Task<EngineProbe> ProbeAsync(CancellationToken ct)
     {
@@ -66,7 +73,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
         var user = Account(spec.User);
         var hash = Literal(NativePasswordHash(spec.Password));
         return ExecAsync(c, string.Join(";\n",
-            $"CREATE DATABASE IF NOT EXISTS {MariaDbQuote(spec.DbName)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+            $"CREATE DATABASE IF NOT EXISTS {MariaDbQuote(spec.DbName)} {DatabaseOptions}",
             $"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY PASSWORD {hash} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}",
             // Converge a user left by an earlier, interrupted attempt to exactly this password and limit.
             $"ALTER USER {user} IDENTIFIED BY PASSWORD {hash} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}",
@@ -185,7 +192,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
 
     /// <summary>Locking or revoking does not affect open sessions, so they are killed. KILL USER is repeated once to
     /// catch a connection that was mid-handshake during the first pass.</summary>
-    private static async Task KillSessionsAsync(MySqlConnection c, string user, CancellationToken ct)
+    internal static async Task KillSessionsAsync(MySqlConnection c, string user, CancellationToken ct)
     {
         await ExecAsync(c, $"KILL HARD USER {Account(user)}", ct);
         await ExecAsync(c, $"KILL HARD USER {Account(user)}", ct);
@@ -237,7 +244,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
     /// <summary>Takes an admin connection from the pool (a failure there, including a refused admin login, changed
     /// nothing: <c>beforeAnyChange</c>), runs the work and maps driver errors to the seam's exceptions. The caller's
     /// token cancels the command on the server too (MySqlConnector sends KILL QUERY).</summary>
-    private async Task<T> RunAsync<T>(Func<MySqlConnection, Task<T>> work, CancellationToken ct)
+    internal async Task<T> RunAsync<T>(Func<MySqlConnection, Task<T>> work, CancellationToken ct)
     {
         MySqlConnection c;
         try
@@ -260,7 +267,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
         }
     }
 
-    private Task RunAsync(Func<MySqlConnection, Task> work, CancellationToken ct) =>
+    internal Task RunAsync(Func<MySqlConnection, Task> work, CancellationToken ct) =>
         RunAsync<object?>(async c => { await work(c); return null; }, ct);
 
     public ValueTask DisposeAsync() => _admin.DisposeAsync();

@@ -22,10 +22,14 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
     {
         Server = server;
         _admin = NpgsqlDataSource.Create(AdminConnectionString("postgres"));
+        Dumps = new PostgresDumps(this);
     }
 
     public EngineKind Kind => EngineKind.Postgres;
     public EngineServerOptions Server { get; }
+
+    /// <summary><c>pg_dump</c> and <c>pg_restore</c> with this server's admin credentials.</summary>
+    public IEngineDumps Dumps { get; }
 
     public async Task<EngineProbe> ProbeAsync(CancellationToken ct)
     {
@@ -45,7 +49,6 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
     {
         await HardenServerAsync(conn, ct);
         var role = PostgresQuote(spec.User);
-        var db = PostgresQuote(spec.DbName);
         var verifier = Literal(ScramVerifier.Compute(spec.Password));
         if (await ExistsAsync(conn, "SELECT 1 FROM pg_roles WHERE rolname = $1", spec.User, ct))
             await ExecAsync(conn, $"ALTER ROLE {role} LOGIN PASSWORD {verifier} CONNECTION LIMIT {spec.ConnectionLimit}", ct);
@@ -54,10 +57,18 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
             // implicit membership in pg_database_owner. The role is a member of nothing else.
             await ExecAsync(conn, $"CREATE ROLE {role} LOGIN PASSWORD {verifier} CONNECTION LIMIT {spec.ConnectionLimit} " +
                                   "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS", ct);
-        if (!await ExistsAsync(conn, "SELECT 1 FROM pg_database WHERE datname = $1", spec.DbName, ct))
-            await ExecAsync(conn, $"CREATE DATABASE {db} OWNER {role} TEMPLATE template0 ENCODING 'UTF8'", ct);
-        await ExecAsync(conn, $"REVOKE ALL ON DATABASE {db} FROM PUBLIC", ct);
+        await CreateDatabaseAsync(conn, spec, ct);
     }, ct);
+
+    /// <summary>The tenant database, owned by the tenant's role, from template0, that no one else may connect to (if it
+    /// is not there yet; the REVOKE is repeated either way).</summary>
+    internal static async Task CreateDatabaseAsync(NpgsqlConnection conn, TenantSpec spec, CancellationToken ct)
+    {
+        var db = PostgresQuote(spec.DbName);
+        if (!await ExistsAsync(conn, "SELECT 1 FROM pg_database WHERE datname = $1", spec.DbName, ct))
+            await ExecAsync(conn, $"CREATE DATABASE {db} OWNER {PostgresQuote(spec.User)} TEMPLATE template0 ENCODING 'UTF8'", ct);
+        await ExecAsync(conn, $"REVOKE ALL ON DATABASE {db} FROM PUBLIC", ct);
+    }
 
     public Task DropTenantAsync(string dbName, string user, CancellationToken ct) => RunAsync(async conn =>
     {
@@ -195,6 +206,13 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         }
     }
 
+    /// <summary>Forgets pooled admin connections to <paramref name="database"/> (after it was dropped, they are dead).</summary>
+    internal void ClearAdminPool(string database)
+    {
+        using var conn = new NpgsqlConnection(AdminConnectionString(database));
+        NpgsqlConnection.ClearPool(conn);
+    }
+
     internal static async Task TerminateSessionsAsync(NpgsqlConnection conn, string user, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", conn);
@@ -244,10 +262,10 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         }
     }
 
-    private async Task RunAsync(Func<NpgsqlConnection, Task> work, CancellationToken ct) =>
+    internal async Task RunAsync(Func<NpgsqlConnection, Task> work, CancellationToken ct) =>
         await RunAsync<object?>(async c => { await work(c); return null; }, ct);
 
-    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken ct)
+    internal async Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken ct)
     {
         await using var conn = await OpenAsync(ct);
         try
@@ -274,14 +292,14 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
     };
 
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "DDL takes no parameters: statements are built only from names that passed TenantNames.Require and literals from TenantNames.Literal. Values go as parameters.")]
-    private static async Task ExecAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
+    internal static async Task ExecAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(sql, conn);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "DDL takes no parameters: statements are built only from names that passed TenantNames.Require and literals from TenantNames.Literal. Values go as parameters.")]
-    private static async Task<bool> ExistsAsync(NpgsqlConnection conn, string sql, string arg, CancellationToken ct)
+    internal static async Task<bool> ExistsAsync(NpgsqlConnection conn, string sql, string arg, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(sql, conn);
         cmd.Parameters.AddWithValue(arg);
