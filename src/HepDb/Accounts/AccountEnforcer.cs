@@ -45,7 +45,8 @@ public sealed class AccountEnforcer(
         var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
         var verdict = await VerdictAsync(account, ct);
         var errors = new List<string>();
-        var databases = await db.Databases.Where(d => d.AccountId == accountId && d.Phase == DatabasePhase.Ready).OrderBy(d => d.CreatedAt).ToListAsync(ct);
+        // A database being restored is left alone: its user is locked until the restore is done, which then enforces again.
+        var databases = await db.Databases.Where(d => d.AccountId == accountId && d.Phase == DatabasePhase.Ready && d.RestoreBackupId == null).OrderBy(d => d.CreatedAt).ToListAsync(ct);
         foreach (var database in databases)
         {
             if (database.Status == verdict.DesiredStatus && database.ConnectionLimit == verdict.ConnectionLimit) continue;

@@ -33,5 +33,8 @@ public static class ApiEnvelope
 [JsonSerializable(typeof(ApiEnvelope.Success<Databases.DatabaseEndpoints.ListResponse>))]
 [JsonSerializable(typeof(ApiEnvelope.Success<Databases.DatabaseAccess>))]
 [JsonSerializable(typeof(ApiEnvelope.Success<Quotas.PackGranted>))]
+[JsonSerializable(typeof(ApiEnvelope.Success<Backups.BackupEndpoints.BackupList>))]
+[JsonSerializable(typeof(ApiEnvelope.Success<Backups.BackupEndpoints.BackupCreated>))]
+[JsonSerializable(typeof(ApiEnvelope.Success<Backups.BackupEndpoints.BackupRestored>))]
 [JsonSerializable(typeof(ApiEnvelope.Failure))]
 internal sealed partial class ApiJson : JsonSerializerContext;

@@ -3,7 +3,8 @@ namespace HepDb.Api;
 /// <summary>
 /// Every code a refusal can carry, in one catalog: <see cref="ErrorCodes.Of"/> gives each its wire name (the
 /// <c>code</c> of the JSON envelope) and HTTP status. The first block is SPEC §3's management API catalog, which must
-/// not change; the others are refusals the management API never produces.
+/// not change; the second adds the codes of the API's extensions (SPEC §3b, listed in docs/api.md); the others are
+/// refusals of the dashboard, the operator tool and the webhook (the extensions also answer ACCOUNT_SUSPENDED).
 /// </summary>
 public enum ErrorCode
 {
@@ -25,6 +26,12 @@ public enum ErrorCode
     RateLimited,
     EngineUnavailable,
     InternalError,
+
+    // SPEC §3b: the management API's extensions (backups).
+    BackupLimitReached,
+    DatabaseBusy,
+    BackupsUnavailable,
+    RestoreFailed,
 
     // The dashboard and the operator tool (hepdb-admin, the admin area).
     KeyLimitReached,
@@ -63,6 +70,10 @@ public static class ErrorCodes
         ErrorCode.RateLimited => ("RATE_LIMITED", 429),
         ErrorCode.EngineUnavailable => ("ENGINE_UNAVAILABLE", 503),
         ErrorCode.InternalError => ("INTERNAL_ERROR", 500),
+        ErrorCode.BackupLimitReached => ("BACKUP_LIMIT_REACHED", 403),
+        ErrorCode.DatabaseBusy => ("DATABASE_BUSY", 409),
+        ErrorCode.BackupsUnavailable => ("BACKUPS_UNAVAILABLE", 400),
+        ErrorCode.RestoreFailed => ("RESTORE_FAILED", 500),
         ErrorCode.KeyLimitReached => ("KEY_LIMIT_REACHED", 403),
         ErrorCode.AccountSuspended => ("ACCOUNT_SUSPENDED", 403),
         ErrorCode.ConfirmationMismatch => ("CONFIRMATION_MISMATCH", 400),
@@ -132,6 +143,8 @@ public static class ApiErrors
         public const string Rotate = "The password was not changed; try again shortly.";
         public const string RotateUnsettled = "The new password may already be set; the next reveal or rotate finishes the rotation and shows the password that works.";
         public const string Delete = "The database is marked for deletion and is deleted once the server is back.";
+        public const string Backup = "No backup was taken; try again shortly.";
+        public const string Restore = "Nothing was restored and the database is as it was; try again shortly.";
     }
 
     /// <summary>A retry whose original create is still waiting for a slow engine server after the replay's wait.</summary>
@@ -140,6 +153,23 @@ public static class ApiErrors
 
     public static readonly Problem IdempotencyKeyOfDeletedDatabase = new(ErrorCode.IdempotencyKeyReused,
         "This Idempotency-Key belongs to a database that is being deleted; send a new key to create another.");
+
+    // Backups (SPEC §3b).
+
+    public static readonly Problem BackupNotFound = new(ErrorCode.NotFound, "No complete backup with that id for this database.");
+    public static Problem BackupLimit(int perDay) => new(ErrorCode.BackupLimitReached,
+        $"Your plan allows {perDay} backup(s) per database per day (UTC), besides the daily automatic one. Try again tomorrow.");
+    public static readonly Problem DatabaseBusy = new(ErrorCode.DatabaseBusy,
+        "A backup or restore of this database is already running; try again when it has finished.");
+    public static Problem BackupsUnavailable(string engine) => new(ErrorCode.BackupsUnavailable,
+        $"Backups of {engine} databases are not available on this deployment (its dump tools are not installed).");
+    public static readonly Problem BackupFailed = new(ErrorCode.InternalError, "The backup could not be taken; nothing was kept. Try again later.");
+    public static Problem FinalBackupFailed(string engine) => new(ErrorCode.EngineUnavailable,
+        $"The final backup could not be taken from the {engine} server, so the database was not deleted; try again shortly.");
+    public static readonly Problem RestoreFailed = new(ErrorCode.RestoreFailed,
+        "The backup could not be restored; the database keeps the contents it had before.");
+    public static Problem ImportTooLarge(long importBytes, long freeBytes) => new(ErrorCode.StorageQuotaExceeded,
+        $"The import holds {importBytes / 1_048_576.0:0.#} MB of SQL but the account has {freeBytes / 1_048_576.0:0.#} MB of storage free. Nothing was changed.");
 
     // Refusals of the dashboard and the operator tool (never produced by the management API).
 

@@ -21,6 +21,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<PackGrant> PackGrants => Set<PackGrant>();
     public DbSet<JobRun> JobRuns => Set<JobRun>();
     public DbSet<Engines.EngineSwitch> EngineSwitches => Set<Engines.EngineSwitch>();
+    public DbSet<Backups.Backup> Backups => Set<Backups.Backup>();
     public DbSet<Web.Users.DashboardUser> DashboardUsers => Set<Web.Users.DashboardUser>();
     public DbSet<Web.Users.DataProtectionKey> DataProtectionKeys => Set<Web.Users.DataProtectionKey>();
 
@@ -34,6 +35,8 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
         builder.Properties<DatabaseStatus>().HaveConversion<DatabaseStatusConverter>();
         builder.Properties<DatabasePhase>().HaveConversion<DatabasePhaseConverter>();
         builder.Properties<Engines.EngineKind>().HaveConversion<Engines.EngineKindConverter>();
+        builder.Properties<Backups.BackupKind>().HaveConversion<Backups.BackupKindConverter>();
+        builder.Properties<Backups.BackupStatus>().HaveConversion<Backups.BackupStatusConverter>();
     }
 
     /// <summary>Each entity's configuration sits beside it (its table, indexes, keys and column lengths). Two rules hold
@@ -43,7 +46,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     {
         b.ApplyConfigurationsFromAssembly(typeof(HepDbContext).Assembly);
         foreach (var ulid in b.Model.GetEntityTypes().SelectMany(t => t.GetProperties())
-                     .Where(p => p.ClrType == typeof(string) && p.Name is "Id" or "AccountId" or "DatabaseId" && p.GetMaxLength() is null))
+                     .Where(p => p.ClrType == typeof(string) && p.Name is "Id" or "AccountId" or "DatabaseId" or "RestoreBackupId" or "RestoreSafetyId" && p.GetMaxLength() is null))
             ulid.SetMaxLength(26);
     }
 

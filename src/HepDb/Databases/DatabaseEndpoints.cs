@@ -1,4 +1,5 @@
 using HepDb.Api;
+using HepDb.Backups;
 using Microsoft.OpenApi;
 
 namespace HepDb.Databases;
@@ -44,6 +45,8 @@ public static class DatabaseEndpoints
         api.MapPost("/databases/{id}/rotate", RotateAsync)
             .Produces<ApiEnvelope.Success<DatabaseAccess>>().Fails(404, 415, 503)
             .WithSummary("Set a new password; the old one stops working for new logins at once.");
+
+        api.MapBackupApi();
 
         // Every other method on a known path (HEAD and OPTIONS too) is a 405 with the Allow header, and deletion
         // pointed to the dashboard.
@@ -97,14 +100,14 @@ public static class DatabaseEndpoints
 
     /// <summary>Declares the failures an operation answers, besides those of every API request: 401 (no usable key),
     /// 429 (rate limited) and 500.</summary>
-    private static RouteHandlerBuilder Fails(this RouteHandlerBuilder endpoint, params int[] statuses)
+    internal static RouteHandlerBuilder Fails(this RouteHandlerBuilder endpoint, params int[] statuses)
     {
         foreach (var status in new[] { 401, 429, 500 }.Concat(statuses).Order())
             endpoint.Produces<ApiEnvelope.Failure>(status);
         return endpoint;
     }
 
-    private static IResult NotAllowed(HttpContext http, string allow, Problem problem)
+    internal static IResult NotAllowed(HttpContext http, string allow, Problem problem)
     {
         http.Response.Headers.Allow = allow;
         return ApiEnvelope.Fail(problem);

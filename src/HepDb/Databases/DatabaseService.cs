@@ -23,7 +23,7 @@ namespace HepDb.Databases;
 /// </summary>
 public sealed class DatabaseService(
     HepDbContext db, EngineRegistry engines, SecretBox box, TimeProvider time, IOptions<TiersOptions> tiers,
-    AccountEnforcer enforcer, ILogger<DatabaseService> logger)
+    AccountEnforcer enforcer, Backups.BackupService backups, ILogger<DatabaseService> logger)
 {
     public const int MaxNameLength = 64;
     public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
@@ -172,6 +172,8 @@ public sealed class DatabaseService(
         if (await IsSuspendedAsync(accountId, ct)) return ApiErrors.AccountSuspended;
         if (!string.Equals(confirmation?.Trim(), record.Name, StringComparison.Ordinal))
             return ApiErrors.ConfirmationMismatch(record.Name);
+        // The recovery window: the contents are kept as a final backup first; without it the database is not deleted.
+        if (record.Phase == DatabasePhase.Ready && await backups.TakeFinalAsync(record, actor, ct) is { } noFinalBackup) return noFinalBackup;
         record.Phase = DatabasePhase.Deleting;
         record.PhaseChangedAt = time.GetUtcNow().UtcDateTime;
         db.Record(time, actor, accountId, "database.deleted", record.Id, $"{record.Engine.WireName()} {record.DbName}");
@@ -198,9 +200,10 @@ public sealed class DatabaseService(
         await db.Databases.Where(d => d.Id == record.Id).ExecuteDeleteAsync(ct);
     }
 
-    internal TenantSpec Spec(TenantDatabase record, string password) => new(record.DbName, record.DbUser, password, record.ConnectionLimit);
+    internal static TenantSpec Spec(TenantDatabase record, string password) => new(record.DbName, record.DbUser, password, record.ConnectionLimit);
 
-    internal TenantSpec Spec(TenantDatabase record) => Spec(record, box.Decrypt(record.PasswordSealed, record.Id));
+    /// <summary>What the engine needs to know of a database: its names, its current password and its connection limit.</summary>
+    public static TenantSpec SpecOf(TenantDatabase record, SecretBox box) => Spec(record, box.Decrypt(record.PasswordSealed, record.Id));
 
     /// <summary>What reserving a slot came to: a provisioning record, a refusal, or a request with the same
     /// Idempotency-Key that reserved first (to be replayed).</summary>

@@ -38,6 +38,12 @@ public sealed class TenantDatabase
     /// <summary>The per-user connection limit currently applied on the engine.</summary>
     public int ConnectionLimit { get; set; }
 
+    /// <summary>The restore journal. Set while a backup is being restored into this database (the tenant's user is
+    /// locked meanwhile): the backup being restored, and, once it is safely stored, the safety backup of the contents
+    /// before. A restore cut short by a crash is finished from these by <see cref="Backups.BackupScheduler"/>.</summary>
+    public string? RestoreBackupId { get; set; }
+    public string? RestoreSafetyId { get; set; }
+
     public long SizeBytes { get; set; }
     public DateTime? SizeRefreshedAt { get; set; }
     public DateTime CreatedAt { get; init; }

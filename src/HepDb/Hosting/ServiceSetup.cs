@@ -1,6 +1,7 @@
 using HepDb.Accounts;
 using HepDb.Api;
 using HepDb.ApiKeys;
+using HepDb.Backups;
 using HepDb.Data;
 using HepDb.Databases;
 using HepDb.Engines;
@@ -25,6 +26,7 @@ public static class ServiceSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QuotaWatcher>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineSwitchSync>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BackupScheduler>());
         builder.Services.AddDashboard();
         builder.Services.AddAuthentication().AddApiKeys();
         builder.Services.AddAuthorization(o => o.AddApiKeyPolicy());
@@ -58,6 +60,10 @@ public static class ServiceSetup
             .Validate(r => r.Interval > TimeSpan.Zero && r.StaleAfter > TimeSpan.Zero, "Reconciler: Interval and StaleAfter must be positive.")
             .ValidateOnStart();
 
+        s.AddOptions<BackupsOptions>().BindConfiguration(BackupsOptions.Section)
+            .Validate(b => b.Interval > TimeSpan.Zero && b.RecoveryWindow >= TimeSpan.Zero, "Backups: Interval must be positive and RecoveryWindow not negative.")
+            .ValidateOnStart();
+
         s.AddSingleton(TimeProvider.System);
         s.AddSingleton<InstanceIdentity>();
         s.AddMetadataStore();
@@ -79,6 +85,12 @@ public static class ServiceSetup
         s.AddScoped<PackService>();
         s.AddSingleton<QuotaWatcher>();
         s.AddSingleton<EngineSwitchSync>();
+        s.AddSingleton<IBackupStore>(sp => new FolderBackupStore(sp.GetRequiredService<IOptions<BackupsOptions>>().Value
+            .ResolveFolder(sp.GetRequiredService<IOptions<HepDbOptions>>().Value.ResolveDataDir())));
+        s.AddSingleton<DatabaseLocks>();
+        s.AddScoped<BackupService>();
+        s.AddScoped<DeletedDatabases>();
+        s.AddSingleton<BackupScheduler>();
         s.AddScoped<AdminService>();
         s.AddScoped<Audit.AuditReader>();
         s.AddDashboardUsers();

@@ -9,6 +9,12 @@ public sealed class TierLimits
     public long StorageMb { get; set; }
     public int ConnectionsPerUser { get; set; }
     public int ActiveKeys { get; set; }
+
+    /// <summary>Days a scheduled or manual backup is kept.</summary>
+    public int BackupRetentionDays { get; set; }
+
+    /// <summary>Backups a tenant may ask for per database per UTC day (the daily scheduled one does not count).</summary>
+    public int ManualBackupsPerDay { get; set; }
 }
 
 /// <summary>Tier base limits (SPEC §1); each can be overridden in configuration.</summary>
@@ -16,9 +22,9 @@ public sealed class TiersOptions
 {
     public const string Section = "Tiers";
 
-    public TierLimits Free { get; set; } = new() { Databases = 1, StorageMb = 100, ConnectionsPerUser = 10, ActiveKeys = 2 };
-    public TierLimits Premium { get; set; } = new() { Databases = 2, StorageMb = 500, ConnectionsPerUser = 25, ActiveKeys = 10 };
-    public TierLimits Admin { get; set; } = new() { Databases = 100, StorageMb = 102_400, ConnectionsPerUser = 100, ActiveKeys = 50 };
+    public TierLimits Free { get; set; } = new() { Databases = 1, StorageMb = 100, ConnectionsPerUser = 10, ActiveKeys = 2, BackupRetentionDays = 3, ManualBackupsPerDay = 3 };
+    public TierLimits Premium { get; set; } = new() { Databases = 2, StorageMb = 500, ConnectionsPerUser = 25, ActiveKeys = 10, BackupRetentionDays = 14, ManualBackupsPerDay = 10 };
+    public TierLimits Admin { get; set; } = new() { Databases = 100, StorageMb = 102_400, ConnectionsPerUser = 100, ActiveKeys = 50, BackupRetentionDays = 30, ManualBackupsPerDay = 50 };
 
     public TierLimits For(Tier tier) => tier switch
     {

@@ -46,6 +46,7 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
             ["HepDb:DataDir"] = DataDir,
             ["Reconciler:Interval"] = "01:00:00",
             ["QuotaWatcher:Interval"] = "01:00:00",
+            ["Backups:Interval"] = "01:00:00",
         };
         foreach (var (k, v) in overrides ?? []) settings[k] = v;
         if (engines.Metadata == Metadata.Postgres && !settings.ContainsKey("Metadata:Provider"))
