@@ -181,7 +181,7 @@ public sealed class EngineDumpTests(EngineServers engines)
             var args = Encoding.UTF8.GetString(await File.ReadAllBytesAsync($"/proc/{child.Pid}/cmdline", Ct)).Split('\0');
             var vars = Encoding.UTF8.GetString(environ).Split('\0');
             var credentials = kind == EngineKind.MariaDb
-                ? args.Single(a => a.StartsWith("--defaults-extra-file=", StringComparison.Ordinal))["--defaults-extra-file=".Length..]
+                ? args.Single(a => a.StartsWith("--defaults-file=", StringComparison.Ordinal))["--defaults-file=".Length..]
                 : vars.Single(v => v.StartsWith("PGPASSFILE=", StringComparison.Ordinal))["PGPASSFILE=".Length..];
             Assert.True(File.Exists(credentials));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(credentials));

@@ -9,7 +9,9 @@ namespace HepDb.Engines.MariaDb;
 /// MariaDB dumps: <c>mariadb-dump</c> of one database as plain SQL with no <c>CREATE DATABASE</c>/<c>USE</c> line (so it
 /// loads into a database of any name), in one consistent snapshot (<c>--single-transaction</c>, no locks), with
 /// routines, triggers and events; loaded with the <c>mariadb</c> client. Objects keep the DEFINER the dump names (the
-/// tenant's user). The admin credentials go in a 0600 option file given with <c>--defaults-extra-file</c>.
+/// tenant's user). The admin credentials go in a 0600 option file given with <c>--defaults-file</c>, the only option
+/// file the tools read: with <c>--defaults-extra-file</c> a <c>~/.my.cnf</c> of the host would be read after it and
+/// could replace the user, password, host or port.
 /// </summary>
 internal sealed class MariaDbDumps(MariaDbAdapter adapter) : IEngineDumps
 {
@@ -27,7 +29,7 @@ internal sealed class MariaDbDumps(MariaDbAdapter adapter) : IEngineDumps
         var version = await adapter.RunAsync(c => MariaDbAdapter.ScalarAsync(c, "SELECT VERSION()", ct), ct);
         await DumpTool.RunAsync(Kind, Dump, OptionFile(), file =>
         [
-            $"--defaults-extra-file={file}", // must come first
+            $"--defaults-file={file}", // must come first
             "--single-transaction", "--skip-lock-tables", "--skip-add-locks",
             "--routines", "--triggers", "--events",
             "--hex-blob", "--default-character-set=utf8mb4", "--no-tablespaces", "--no-create-db",
@@ -53,7 +55,7 @@ internal sealed class MariaDbDumps(MariaDbAdapter adapter) : IEngineDumps
         Require(spec.DbName);
         return DumpTool.RunAsync(Kind, Client, OptionFile(), file =>
         [
-            $"--defaults-extra-file={file}",
+            $"--defaults-file={file}", // must come first
             $"--database={spec.DbName}",
             "--binary-mode", "--batch", "--default-character-set=utf8mb4", "--max-allowed-packet=1G",
             $"--connect-timeout={Math.Max(1, (int)Math.Ceiling(Server.ConnectTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}",
