@@ -38,6 +38,13 @@ public sealed class SecretBox
         _activeKeyId = activeKeyId;
     }
 
+    /// <summary>The id of the key new data is sealed with.</summary>
+    public string ActiveKeyId => _activeKeyId;
+
+    /// <summary>The key with the given id, for the stream cipher (<see cref="SealedStream"/>); unknown ids are refused.</summary>
+    internal byte[] KeyFor(string keyId) =>
+        _keys.TryGetValue(keyId, out var key) ? key : throw new CryptographicException("Unknown key id.");
+
     public static SecretBox Create(IOptions<SecretsOptions> options, IOptions<HepDbOptions> hepdb)
     {
         var o = options.Value;
