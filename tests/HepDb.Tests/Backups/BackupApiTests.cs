@@ -152,18 +152,19 @@ public sealed class BackupApiTests(EngineServers engines, SharedApp shared) : IC
         var app = shared.For(engines);
         var account = await app.CreateAccountAsync(); // Free: 3 a day
         var db = await app.CreateDatabaseAsync(account, "mariadb");
-        string? first = null;
+        var taken = new List<string>();
         for (var i = 0; i < 3; i++)
-            first ??= (await Shape.SuccessAsync(await account.Api.PostAsync(BackupsOf(db.Id), null), HttpStatusCode.Created))
-                .GetProperty("backup").GetProperty("id").GetString();
+            taken.Add((await Shape.SuccessAsync(await account.Api.PostAsync(BackupsOf(db.Id), null), HttpStatusCode.Created))
+                .GetProperty("backup").GetProperty("id").GetString()!);
+        var first = taken[0];
         var refused = await Shape.FailureAsync(await account.Api.PostAsync(BackupsOf(db.Id), null), 403, "BACKUP_LIMIT_REACHED");
         Assert.Contains("3 backup(s) per database per day", refused);
         Assert.Equal(3, (await Shape.SuccessAsync(await account.Api.GetAsync(BackupsOf(db.Id)), HttpStatusCode.OK)).GetProperty("backups").GetArrayLength());
 
         await app.WithDbAsync(m => m.Accounts.Where(a => a.Id == account.Id).ExecuteUpdateAsync(s => s.SetProperty(a => a.SuspendedAt, DateTime.UtcNow)));
         // The key itself would be refused by the cascade; here only the account is marked, to reach the backup rules.
-        await Shape.FailureAsync(await account.Api.GetAsync(Download(db.Id, first!)), 403, "ACCOUNT_SUSPENDED");
-        await Shape.FailureAsync(await account.Api.PostAsync(Restore(db.Id, first!), null), 403, "ACCOUNT_SUSPENDED");
+        await Shape.FailureAsync(await account.Api.GetAsync(Download(db.Id, first)), 403, "ACCOUNT_SUSPENDED");
+        await Shape.FailureAsync(await account.Api.PostAsync(Restore(db.Id, first), null), 403, "ACCOUNT_SUSPENDED");
     }
 
     [Fact]
