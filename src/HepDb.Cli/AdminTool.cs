@@ -194,6 +194,7 @@ public static class AdminTool
         }));
         audit.Subcommands.Add(auditList);
         root.Subcommands.Add(audit);
+        root.Subcommands.Add(BackupCommands.Create(WithServicesAsync, Refuse, output, error));
 
         var quickstart = new Command("quickstart", "Ensure a local admin-tier account; print a fresh key labelled 'quickstart' (rotating the previous one) and, on a second line, a fresh dashboard password") { email };
         quickstart.SetAction((p, ct) => WithServicesAsync(p, async sp =>
