@@ -32,6 +32,7 @@ public enum ErrorCode
     DatabaseBusy,
     BackupsUnavailable,
     RestoreFailed,
+    ImportFailed,
 
     // The dashboard and the operator tool (hepdb-admin, the admin area).
     KeyLimitReached,
@@ -74,6 +75,7 @@ public static class ErrorCodes
         ErrorCode.DatabaseBusy => ("DATABASE_BUSY", 409),
         ErrorCode.BackupsUnavailable => ("BACKUPS_UNAVAILABLE", 400),
         ErrorCode.RestoreFailed => ("RESTORE_FAILED", 500),
+        ErrorCode.ImportFailed => ("IMPORT_FAILED", 400),
         ErrorCode.KeyLimitReached => ("KEY_LIMIT_REACHED", 403),
         ErrorCode.AccountSuspended => ("ACCOUNT_SUSPENDED", 403),
         ErrorCode.ConfirmationMismatch => ("CONFIRMATION_MISMATCH", 400),
@@ -168,6 +170,7 @@ public static class ApiErrors
         $"The final backup could not be taken from the {engine} server, so the database was not deleted; try again shortly.");
     public static readonly Problem RestoreFailed = new(ErrorCode.RestoreFailed,
         "The backup could not be restored; the database keeps the contents it had before.");
+    public static Problem ImportFailed(string why) => new(ErrorCode.ImportFailed, why);
     public static Problem ImportTooLarge(long importBytes, long freeBytes) => new(ErrorCode.StorageQuotaExceeded,
         $"The import holds {importBytes / 1_048_576.0:0.#} MB of SQL but the account has {freeBytes / 1_048_576.0:0.#} MB of storage free. Nothing was changed.");
 

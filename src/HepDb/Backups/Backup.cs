@@ -46,6 +46,9 @@ public sealed class Backup
     /// <summary>The HepDb instance that runs it while <see cref="BackupStatus.Running"/> (see <see cref="DatabaseLocks"/>).</summary>
     public string? Holder { get; set; }
 
+    /// <summary>Who asked for it: an audit actor id (<c>key:…</c>, <c>user:…</c>, <c>operator…</c>).</summary>
+    public string RequestedBy { get; init; } = "";
+
     /// <summary>Final backups only: the end of the recovery window, after which it is purged.</summary>
     public DateTime? ExpiresAt { get; set; }
 
@@ -102,6 +105,7 @@ public sealed class BackupConfiguration : IEntityTypeConfiguration<Backup>
         e.Property(x => x.KeyId).HasMaxLength(64);
         e.Property(x => x.Error).HasMaxLength(1000);
         e.Property(x => x.Holder).HasMaxLength(64);
+        e.Property(x => x.RequestedBy).HasMaxLength(64);
         e.HasIndex(x => new { x.DatabaseId, x.CreatedAt });
         e.HasIndex(x => new { x.AccountId, x.Kind });
         e.HasIndex(x => x.Status);

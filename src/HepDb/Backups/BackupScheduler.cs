@@ -25,17 +25,19 @@ public sealed class BackupScheduler(
     protected override async Task RunPassAsync(bool atStart, CancellationToken ct)
     {
         if (atStart) await store.RemovePartialsAsync(ct);
-        await RunOnceAsync(ct);
+        await RunOnceAsync(ct, requireLease: !atStart);
     }
 
-    /// <summary>One pass; null when another replica holds the lease.</summary>
-    public async Task<BackupPassReport?> RunOnceAsync(CancellationToken ct)
+    /// <summary>One pass; null when another replica holds the lease and <paramref name="requireLease"/> is set. Without it
+    /// (the pass at start, which must not wait for a crashed instance's lease, and an operator's run) the pass goes on
+    /// regardless: each backup and restore takes its database's own lock, so nothing is done twice at once.</summary>
+    public async Task<BackupPassReport?> RunOnceAsync(CancellationToken ct, bool requireLease = true)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
         var backups = scope.ServiceProvider.GetRequiredService<BackupService>();
         var ttl = Interval * 2 > MinimumLease ? Interval * 2 : MinimumLease;
-        if (!await Leases.TryAcquireAsync(db, "backups", instance.Id, ttl, Time, ct)) return null;
+        if (!await Leases.TryAcquireAsync(db, "backups", instance.Id, ttl, Time, ct) && requireLease) return null;
 
         var recovered = await backups.RecoverAsync(ct);
         var purged = await backups.PurgeAsync(ct);
@@ -45,7 +47,7 @@ public sealed class BackupScheduler(
             foreach (var database in await backups.DueAsync(ct))
             {
                 // Renewed between backups: a long pass must not let another replica start the same work.
-                if (!await Leases.TryAcquireAsync(db, "backups", instance.Id, ttl, Time, ct)) break;
+                if (!await Leases.TryAcquireAsync(db, "backups", instance.Id, ttl, Time, ct) && requireLease) break;
                 var outcome = await backups.RunAsync(database, BackupKind.Scheduled, Actor.Operator, ct);
                 if (outcome.Ok) taken++;
                 else if (outcome.Problem != Api.ApiErrors.DatabaseBusy) failed++;

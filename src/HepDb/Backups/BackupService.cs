@@ -86,11 +86,13 @@ public sealed class BackupService(
         var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
         if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
         if (Dumps(record.Engine) is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
-        await using var held = await locks.TryTakeAsync(record.Id, ct);
+        await using var held = await TakeIdleAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
         var perDay = tiers.Value.For(account.Tier).ManualBackupsPerDay;
         var today = time.GetUtcNow().UtcDateTime.Date;
-        if (await db.Backups.CountAsync(b => b.DatabaseId == record.Id && b.Kind == BackupKind.Manual && b.Status != BackupStatus.Failed && b.CreatedAt >= today, ct) >= perDay)
+        // Only the tenant's own count: an operator's backups (hepdb-admin backup run) do not use up its allowance.
+        if (await db.Backups.CountAsync(b => b.DatabaseId == record.Id && b.Kind == BackupKind.Manual && b.Status != BackupStatus.Failed && b.CreatedAt >= today
+                                             && !b.RequestedBy.StartsWith("operator"), ct) >= perDay)
             return ApiErrors.BackupLimit(perDay);
         return await DumpAsync(record, BackupKind.Manual, held.Holder, actor, expiresAt: null);
     }
@@ -99,7 +101,7 @@ public sealed class BackupService(
     public async Task<Outcome<Backup>> RunAsync(TenantDatabase record, BackupKind kind, Actor actor, CancellationToken ct)
     {
         if (Dumps(record.Engine) is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
-        await using var held = await locks.TryTakeAsync(record.Id, ct);
+        await using var held = await TakeIdleAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
         return await DumpAsync(record, kind, held.Holder, actor, expiresAt: null);
     }
@@ -111,7 +113,7 @@ public sealed class BackupService(
     {
         var window = options.Value.RecoveryWindow;
         if (window <= TimeSpan.Zero || Dumps(record.Engine) is null) return null;
-        await using var held = await locks.TryTakeAsync(record.Id, ct);
+        await using var held = await TakeIdleAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
         var final = await DumpAsync(record, BackupKind.Final, held.Holder, actor, time.GetUtcNow().UtcDateTime + window);
         return final.Ok ? null : ApiErrors.FinalBackupFailed(record.Engine.DisplayName());
@@ -189,6 +191,81 @@ public sealed class BackupService(
         return await db.Databases.AsNoTracking().SingleAsync(d => d.Id == record.Id, CancellationToken.None);
     }
 
+    /// <summary>
+    /// Imports a dump the tenant brought into one of its databases, adding to what is there: plain SQL (<c>.sql</c>, or
+    /// gzip-compressed <c>.sql.gz</c>) on either engine, or a <c>pg_dump</c> custom archive on PostgreSQL. It runs as the
+    /// tenant's own user. Refused before anything runs when its SQL is larger than the account's free storage; measured
+    /// afterwards too, and if the database then holds more than the account may, or the import fails, the contents before
+    /// it (a safety backup, journaled like a restore's) are put back. Either way nothing of a refused import stays.
+    /// </summary>
+    public async Task<Outcome<TenantDatabase>> ImportAsync(string accountId, string databaseId, Stream upload, Actor actor, CancellationToken ct)
+    {
+        var record = await FindReadyAsync(accountId, databaseId, ct);
+        if (record is null) return ApiErrors.DatabaseNotFound;
+        var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
+        if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
+        var dumps = Dumps(record.Engine);
+        if (dumps is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
+        await using var held = await locks.TryTakeAsync(record.Id, ct);
+        if (held is null) return ApiErrors.DatabaseBusy;
+
+        await using var spooled = await ImportFile.SpoolAsync(upload, ct);
+        if (spooled.Format == DumpFormat.PostgresCustom && record.Engine != EngineKind.Postgres)
+            return ApiErrors.ImportFailed("A pg_dump custom archive can only be imported into a PostgreSQL database; send plain SQL (.sql or .sql.gz).");
+        var limit = (await AccountService.LimitsAsync(db, tiers.Value, time, account, ct)).StorageBytes;
+        var used = await db.Databases.Where(d => d.AccountId == accountId).SumAsync(d => d.SizeBytes, ct);
+        if (used >= limit) return ApiErrors.StorageQuota(used, limit);
+        if (spooled.SqlBytes > limit - used) return ApiErrors.ImportTooLarge(spooled.SqlBytes, limit - used);
+
+        var safety = await DumpAsync(record, BackupKind.Safety, held.Holder, actor, expiresAt: null);
+        if (!safety.Ok) return safety.Problem!;
+        // Journaled as a restore of the safety copy: a crash during the import puts the contents before it back.
+        if (await db.Databases.Where(d => d.Id == record.Id && d.RestoreBackupId == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.RestoreBackupId, safety.Value!.Id).SetProperty(d => d.RestoreSafetyId, safety.Value!.Id), CancellationToken.None) != 1)
+        {
+            await DeleteAsync(safety.Value!, CancellationToken.None);
+            return ApiErrors.DatabaseBusy;
+        }
+        var spec = DatabaseService.SpecOf(record, box);
+        Problem? refusal = null;
+        try
+        {
+            await using var sql = spooled.OpenSql();
+            await dumps.ImportAsync(spec, sql, spooled.Format, CancellationToken.None);
+            var sizes = await engines.Get(record.Engine).MeasureSizesAsync([record.DbName], CancellationToken.None);
+            var after = used - record.SizeBytes + sizes.Bytes.GetValueOrDefault(record.DbName);
+            if (after > limit) refusal = ApiErrors.ImportTooLarge(after - used + record.SizeBytes, limit - used);
+        }
+        catch (EngineCommandException e)
+        {
+            refusal = ApiErrors.ImportFailed($"The import stopped at an error and was undone: {Truncate(e.Message, 600)}");
+        }
+        catch (EngineUnavailableException)
+        {
+            refusal = ApiErrors.EngineUnavailable(record.Engine.DisplayName(), ApiErrors.Unavailable.Restore);
+        }
+        if (refusal is not null)
+        {
+            var adapter = engines.Get(record.Engine);
+            try
+            {
+                await adapter.LockAsync(spec, CancellationToken.None);
+                if (record.Status == DatabaseStatus.OverQuota) await adapter.SetWritesBlockedAsync(spec, false, CancellationToken.None);
+            }
+            catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
+            {
+                logger.EngineFailed(record.Engine, e.Message); // the scheduler finishes putting it back
+                return refusal;
+            }
+            if (await ReplaceOrPutBackAsync(record, safety.Value!, safety.Value!, CancellationToken.None) is null) return refusal;
+        }
+        await FinishRestoreAsync(record, safety.Value!.Id, CancellationToken.None);
+        if (refusal is not null) return refusal;
+        db.Record(time, actor, accountId, "database.imported", record.Id, $"{spooled.SqlBytes} bytes of SQL");
+        await db.SaveChangesAsync(CancellationToken.None);
+        return await db.Databases.AsNoTracking().SingleAsync(d => d.Id == record.Id, CancellationToken.None);
+    }
+
     /// <summary>Finishes what a crash cut short, for work whose holder is gone: running backups become failed (their
     /// partial object removed), journaled restores are completed, safety backups no restore needs are removed. Returns how
     /// many it repaired.</summary>
@@ -221,6 +298,8 @@ public sealed class BackupService(
         var needed = await db.Databases.Where(d => d.RestoreSafetyId != null).Select(d => d.RestoreSafetyId).ToListAsync(ct);
         foreach (var orphan in await db.Backups.Where(b => b.Kind == BackupKind.Safety && b.Status != BackupStatus.Running && !needed.Contains(b.Id)).ToListAsync(ct))
         {
+            // A restore or import that is running stores its safety copy before its journal names it: not an orphan.
+            if (await locks.IsHeldAsync(db, orphan.DatabaseId, ct)) continue;
             await DeleteAsync(orphan, ct);
             repaired++;
         }
@@ -287,6 +366,16 @@ public sealed class BackupService(
 
     private IEngineDumps? Dumps(EngineKind kind) => engines.Find(kind)?.Dumps;
 
+    /// <summary>The database's lock, when no other operation holds it and no restore or import is in its journal (one
+    /// cut short waits for the scheduler to finish it: a dump meanwhile would keep half-restored contents).</summary>
+    private async Task<DatabaseLocks.Held?> TakeIdleAsync(string databaseId, CancellationToken ct)
+    {
+        var held = await locks.TryTakeAsync(databaseId, ct);
+        if (held is null || !await db.Databases.AnyAsync(d => d.Id == databaseId && d.RestoreBackupId != null, ct)) return held;
+        await held.DisposeAsync();
+        return null;
+    }
+
     private Task<TenantDatabase?> FindReadyAsync(string accountId, string id, CancellationToken ct) =>
         db.Databases.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id && d.AccountId == accountId && d.Phase == DatabasePhase.Ready, ct);
 
@@ -304,6 +393,7 @@ public sealed class BackupService(
         {
             Id = Ulid.New(time), AccountId = record.AccountId, DatabaseId = record.Id, Engine = record.Engine, DbName = record.DbName,
             DatabaseName = record.Name, Kind = kind, CreatedAt = now, Holder = holder, ExpiresAt = expiresAt, KeyId = box.ActiveKeyId,
+            RequestedBy = actor.Id,
         };
         db.Backups.Add(backup);
         await db.SaveChangesAsync(CancellationToken.None);

@@ -37,4 +37,9 @@ public interface IEngineDumps
     /// <summary>Loads a dump HepDb made itself (<see cref="Format"/>) into the empty database as the administrator, every
     /// object owned by the tenant's user.</summary>
     Task LoadAsync(TenantSpec spec, Stream input, CancellationToken ct);
+
+    /// <summary>Runs a dump the tenant brought (an import: plain SQL on either engine, or a PostgreSQL custom archive)
+    /// into its database <b>as the tenant's own user</b>, never as the administrator, so the file can do nothing the
+    /// tenant could not do itself. PostgreSQL runs it in one transaction; MariaDB statement by statement.</summary>
+    Task ImportAsync(TenantSpec spec, Stream input, DumpFormat format, CancellationToken ct);
 }

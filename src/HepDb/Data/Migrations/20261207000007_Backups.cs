@@ -30,6 +30,7 @@ public sealed class Backups : Migration
             KeyId = t.Column<string>(maxLength: 64, nullable: true),
             Error = t.Column<string>(maxLength: 1000, nullable: true),
             Holder = t.Column<string>(maxLength: 64, nullable: true),
+            RequestedBy = t.Column<string>(maxLength: 64),
             ExpiresAt = t.Column<DateTime>(nullable: true),
         }, constraints: t => t.PrimaryKey("PK_backups", x => x.Id));
         m.CreateIndex("IX_backups_DatabaseId_CreatedAt", "backups", ["DatabaseId", "CreatedAt"]);

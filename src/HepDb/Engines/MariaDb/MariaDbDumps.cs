@@ -27,7 +27,7 @@ internal sealed class MariaDbDumps(MariaDbAdapter adapter) : IEngineDumps
     {
         Require(dbName);
         var version = await adapter.RunAsync(c => MariaDbAdapter.ScalarAsync(c, "SELECT VERSION()", ct), ct);
-        await DumpTool.RunAsync(Kind, Dump, OptionFile(), file =>
+        await DumpTool.RunAsync(Kind, Dump, OptionFile(Server.AdminUser ?? "root", Server.AdminPassword), file =>
         [
             $"--defaults-file={file}", // must come first
             "--single-transaction", "--skip-lock-tables", "--skip-add-locks",
@@ -50,25 +50,33 @@ internal sealed class MariaDbDumps(MariaDbAdapter adapter) : IEngineDumps
         await MariaDbAdapter.ExecAsync(c, $"CREATE DATABASE {db} {MariaDbAdapter.DatabaseOptions}", ct);
     }, ct);
 
-    public Task LoadAsync(TenantSpec spec, Stream input, CancellationToken ct)
+    public Task LoadAsync(TenantSpec spec, Stream input, CancellationToken ct) =>
+        RunClientAsync(spec.DbName, OptionFile(Server.AdminUser ?? "root", Server.AdminPassword), Server.AdminPassword, input, ct);
+
+    public Task ImportAsync(TenantSpec spec, Stream input, DumpFormat format, CancellationToken ct) => format == DumpFormat.PlainSql
+        ? RunClientAsync(spec.DbName, OptionFile(spec.User, spec.Password), spec.Password, input, ct)
+        : throw new EngineCommandException(Kind, "format", "MariaDB imports plain SQL (.sql or .sql.gz) only.");
+
+    private Task RunClientAsync(string dbName, string credentials, string? secret, Stream input, CancellationToken ct)
     {
-        Require(spec.DbName);
-        return DumpTool.RunAsync(Kind, Client, OptionFile(), file =>
+        Require(dbName);
+        return DumpTool.RunAsync(Kind, Client, credentials, file =>
         [
             $"--defaults-file={file}", // must come first
-            $"--database={spec.DbName}",
+            $"--database={dbName}",
             "--binary-mode", "--batch", "--default-character-set=utf8mb4", "--max-allowed-packet=1G",
             $"--connect-timeout={Math.Max(1, (int)Math.Ceiling(Server.ConnectTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}",
-        ], null, Server.AdminPassword, input, output: null, ct);
+        ], null, secret, input, output: null, ct);
     }
 
-    /// <summary>The <c>[client]</c> section both tools read: admin user and password, and where the server is (a
-    /// <see cref="EngineServerOptions.Host"/> starting with '/' is a Unix socket, as for the adapter).</summary>
-    private string OptionFile()
+    /// <summary>The <c>[client]</c> section both tools read: the user and password (the admin's, or the tenant's for an
+    /// import), and where the server is (a <see cref="EngineServerOptions.Host"/> starting with '/' is a Unix socket, as
+    /// for the adapter).</summary>
+    private string OptionFile(string user, string? password)
     {
         var s = new StringBuilder("[client]\n");
-        s.Append("user=").Append(DumpTool.OptionValue(Server.AdminUser ?? "root")).Append('\n');
-        s.Append("password=").Append(DumpTool.OptionValue(Server.AdminPassword ?? "")).Append('\n');
+        s.Append("user=").Append(DumpTool.OptionValue(user)).Append('\n');
+        s.Append("password=").Append(DumpTool.OptionValue(password ?? "")).Append('\n');
         if (Server.Host.StartsWith('/'))
             s.Append("protocol=socket\nsocket=").Append(DumpTool.OptionValue(Server.Host)).Append('\n');
         else

@@ -76,12 +76,20 @@ internal sealed class PostgresDumps(PostgresAdapter adapter) : IEngineDumps
         }
     }
 
-    /// <summary>Runs a PostgreSQL tool as the administrator against <paramref name="dbName"/>: host, port and user as
-    /// arguments, the password only in the passfile.</summary>
-    private Task RunAsync(string tool, string dbName, string[] options, Stream? input, Stream? output, CancellationToken ct)
+    /// <summary>An import runs as the tenant's own role: psql for plain SQL, pg_restore for a custom archive, each in one
+    /// transaction that stops at the first error, so a failed import leaves nothing of itself.</summary>
+    public Task ImportAsync(TenantSpec spec, Stream input, DumpFormat format, CancellationToken ct) => format == DumpFormat.PlainSql
+        ? RunAsync("psql", spec.DbName, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--file=-"], input, null, ct, spec.User, spec.Password)
+        : RunAsync("pg_restore", spec.DbName, ["--no-owner", "--no-privileges", "--no-tablespaces", "--single-transaction", "--exit-on-error"], input, null, ct, spec.User, spec.Password);
+
+    /// <summary>Runs a PostgreSQL tool against <paramref name="dbName"/> as the administrator (or, for an import, as the
+    /// tenant): host, port and user as arguments, the password only in the passfile.</summary>
+    private Task RunAsync(string tool, string dbName, string[] options, Stream? input, Stream? output, CancellationToken ct,
+        string? asUser = null, string? asPassword = null)
     {
-        var user = Server.AdminUser ?? "postgres";
-        var passfile = $"*:*:*:{DumpTool.PassfileField(user)}:{DumpTool.PassfileField(Server.AdminPassword ?? "")}\n";
+        var user = asUser ?? Server.AdminUser ?? "postgres";
+        var password = asUser is null ? Server.AdminPassword ?? "" : asPassword ?? "";
+        var passfile = $"*:*:*:{DumpTool.PassfileField(user)}:{DumpTool.PassfileField(password)}\n";
         return DumpTool.RunAsync(Kind, DumpTool.PostgresTool(tool), passfile,
             _ =>
             [
@@ -98,6 +106,6 @@ internal sealed class PostgresDumps(PostgresAdapter adapter) : IEngineDumps
                 ["PGCONNECT_TIMEOUT"] = Math.Max(2, (int)Math.Ceiling(Server.ConnectTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture),
                 ["PGAPPNAME"] = "hepdb-" + tool,
             },
-            Server.AdminPassword, input, output, ct);
+            password, input, output, ct);
     }
 }
