@@ -89,6 +89,7 @@ public static class ServiceSetup
             .ResolveFolder(sp.GetRequiredService<IOptions<HepDbOptions>>().Value.ResolveDataDir())));
         s.AddSingleton<DatabaseLocks>();
         s.AddScoped<BackupService>();
+        s.AddScoped<BackupHealth>();
         s.AddScoped<DeletedDatabases>();
         s.AddSingleton<BackupScheduler>();
         s.AddScoped<AdminService>();

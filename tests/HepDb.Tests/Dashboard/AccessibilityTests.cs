@@ -30,6 +30,18 @@ public sealed class AccessibilityTests(EngineServers engines, Browser browser) :
         await CheckAsync(page, "api-keys with a new key", problems);
         await CreateDatabaseAsync(page, "a11y-app", "mariadb");
         await CheckAsync(page, "databases with a revealed password", problems);
+        // A card with a backup (its Download and Restore controls), then a deleted database under Recently deleted.
+        await Card(page, "a11y-app").GetByRole(AriaRole.Button, new() { Name = "Back up now" }).ClickAsync();
+        await page.Locator(".banner.notice, .banner.error").First.WaitForAsync();
+        await Card(page, "a11y-app").Locator("summary", new() { HasTextString = "Restore" }).First.ClickAsync();
+        await CheckAsync(page, "databases with a backup", problems);
+        await CreateDatabaseAsync(page, "a11y-gone", "mariadb");
+        var gone = Card(page, "a11y-gone");
+        await gone.Locator("summary", new() { HasTextString = "Delete" }).ClickAsync();
+        await gone.Locator("input[id^=confirm-]").FillAsync("a11y-gone");
+        await gone.GetByRole(AriaRole.Button, new() { Name = "Delete database" }).ClickAsync();
+        await page.Locator("#recently-deleted").WaitForAsync();
+        await CheckAsync(page, "databases with a recently deleted one", problems);
         foreach (var path in new[] { "/dashboard/database", "/dashboard/database/api-keys", "/dashboard/database/top-up",
                      "/dashboard/database/activity", "/dashboard/account" })
         {
@@ -97,7 +109,7 @@ public sealed class AdminAccessibilityTests(EngineServers engines, Browser brows
         await SignInAsync(page, operatorEmail);
         await page.WaitForURLAsync("**/dashboard/database");
         var problems = new List<string>();
-        foreach (var path in new[] { "/admin", "/admin/engines", "/admin/audit" })
+        foreach (var path in new[] { "/admin", "/admin/engines", "/admin/backups", "/admin/audit" })
         {
             await page.GotoAsync(path);
             await AccessibilityTests.CheckAsync(page, path, problems);

@@ -1,19 +1,40 @@
 using HepDb.Accounts;
+using HepDb.Backups;
 using HepDb.Databases;
 using HepDb.Engines;
 using HepDb.Quotas;
 using HepDb.Web.Display;
+using Microsoft.Extensions.Options;
 
 namespace HepDb.Web.Pages.Dashboard.Database;
 
 /// <summary>One database as its card shows it. <see cref="Access"/> is set only when the password was just revealed,
-/// rotated or created in this response.</summary>
+/// rotated or created in this response. <see cref="Backups"/> are the newest few (complete and failed), of
+/// <see cref="BackupCount"/> listed; <see cref="CanBackUp"/> says whether this deployment has the engine's dump tools.</summary>
 public sealed record DatabaseCard(TenantDatabase Record, EngineKind Kind, string Host, int Port, string MaskedConnectionString,
-    IReadOnlyList<Snippet> Snippets, DatabaseAccess? Access);
+    IReadOnlyList<Snippet> Snippets, DatabaseAccess? Access, IReadOnlyList<Backup> Backups, int BackupCount, bool CanBackUp);
 
-public sealed class IndexModel(DatabaseService databases, AccountService accounts, EngineRegistry engines, TimeProvider time) : DashboardPage
+public sealed class IndexModel(
+    DatabaseService databases, AccountService accounts, EngineRegistry engines, BackupService backups, DeletedDatabases deletedDatabases,
+    IOptions<BackupsOptions> backupOptions, TimeProvider time) : DashboardPage
 {
     public const string Mask = "••••••••";
+
+    /// <summary>How many backups a card lists (newest first).</summary>
+    public const int BackupsShown = 10;
+
+    /// <summary>Final backups of deleted databases that can still be restored into a new database.</summary>
+    public List<Backup> Recoverable { get; } = [];
+
+    /// <summary>How long a deleted database's final backup is kept (zero: no final backups).</summary>
+    public TimeSpan RecoveryWindow => backupOptions.Value.RecoveryWindow;
+
+    /// <summary>The recovery window in words ("7 days", "1 day", "12 hours").</summary>
+    public string RecoveryWindowText => RecoveryWindow switch
+    {
+        { TotalDays: >= 1 } w when w.TotalDays % 1 == 0 => w.TotalDays == 1 ? "1 day" : $"{(int)w.TotalDays} days",
+        var w => w.TotalHours == 1 ? "1 hour" : $"{w.TotalHours.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} hours",
+    };
 
     public EffectiveLimits Limits { get; private set; } = null!;
     public long UsedBytes { get; private set; }
@@ -67,8 +88,51 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
     public async Task<IActionResult> OnPostDeleteAsync(string id, string? confirmation, CancellationToken ct)
     {
         var deleted = await databases.DeleteAsync(Account.Id, id, confirmation, Actor, ct);
-        return deleted.Ok ? Done($"Deleted {deleted.Value!.Name} ({deleted.Value.DbName}): the database and its user are gone and the slot is free.")
-            : Refused(deleted.Problem!);
+        if (!deleted.Ok) return Refused(deleted.Problem!);
+        var gone = $"Deleted {deleted.Value!.Name} ({deleted.Value.DbName}): the database and its user are gone and the slot is free.";
+        var final = (await backups.RecoverableAsync(Account.Id, ct)).FirstOrDefault(b => b.DatabaseId == deleted.Value.Id);
+        return Done(final is null ? gone : $"{gone} A final backup is kept until {Format.Utc(final.ExpiresAt)}: restore it under Recently deleted.");
+    }
+
+    /// <summary>"Back up now": a manual backup, limited per database per day by the plan. Answers once it is complete.</summary>
+    public async Task<IActionResult> OnPostBackupAsync(string id, CancellationToken ct)
+    {
+        var taken = await backups.CreateAsync(Account.Id, id, Actor, ct);
+        return taken.Ok
+            ? Done($"Backed up {taken.Value!.DatabaseName} ({taken.Value.DbName}): {Format.Bytes(taken.Value.SizeBytes)}, taken {Format.Utc(taken.Value.CreatedAt)}.")
+            : Refused(taken.Problem!);
+    }
+
+    /// <summary>A backup file: the engine's own dump (MariaDB .sql.gz, PostgreSQL pg_dump custom format), streamed and
+    /// never cached. Refused (with the service's message, back on the page) for a backup that is not this account's
+    /// database's, and while the account is suspended.</summary>
+    public async Task<IActionResult> OnGetDownloadAsync(string id, string backupId, CancellationToken ct)
+    {
+        var download = await backups.OpenDownloadAsync(Account.Id, id, backupId, Actor, ct);
+        if (!download.Ok) return Refused(download.Problem!);
+        Response.Headers.CacheControl = "no-store";
+        return File(download.Value!.Content, download.Value.ContentType, download.Value.Backup.DownloadName);
+    }
+
+    /// <summary>Replaces the database's contents with one of its backups, once its name is typed (as for Delete).</summary>
+    public async Task<IActionResult> OnPostRestoreAsync(string id, string backupId, string? confirmation, CancellationToken ct)
+    {
+        var record = (await databases.ListAsync(Account.Id, ct)).FirstOrDefault(d => d.Id == id);
+        if (record is null) return Refused(Api.ApiErrors.DatabaseNotFound);
+        if (!string.Equals(confirmation?.Trim(), record.Name, StringComparison.Ordinal)) return Refused(Api.ApiErrors.ConfirmationMismatch(record.Name));
+        var restored = await backups.RestoreAsync(Account.Id, id, backupId, Actor, ct);
+        return restored.Ok
+            ? Done($"Restored {restored.Value!.Name} ({restored.Value.DbName}) from the backup: its previous contents are replaced.")
+            : Refused(restored.Problem!);
+    }
+
+    /// <summary>"Restore into a new database": a deleted database's final backup, into a new database in a free slot.</summary>
+    public async Task<IActionResult> OnPostRecoverAsync(string backupId, CancellationToken ct)
+    {
+        var recovered = await deletedDatabases.RecoverAsync(Account.Id, backupId, Actor, ct);
+        return recovered.Ok
+            ? Done($"Restored {recovered.Value!.Name} into a new database, {recovered.Value.DbName}, with a new password: reveal it below.")
+            : Refused(recovered.Problem!);
     }
 
     private async Task<IActionResult> ShowAsync(DatabaseAccess? access, string? notice = null, string? error = null, CancellationToken ct = default)
@@ -95,8 +159,12 @@ public sealed class IndexModel(DatabaseService databases, AccountService account
             var host = adapter?.Server.EffectivePublicHost ?? "(engine not configured)";
             var port = adapter?.Server.EffectivePublicPort ?? 0;
             var limit = d.ConnectionLimit > 0 ? d.ConnectionLimit : Limits.ConnectionsPerUser;
+            var listed = await backups.ListAsync(Account.Id, d.Id, ct);
+            var all = listed.Ok ? listed.Value! : [];
             Cards.Add(new DatabaseCard(d, kind, host, port, adapter?.ConnectionString(d.DbName, d.DbUser, Mask) ?? "",
-                Snippets.For(kind, host, port, d.DbName, d.DbUser, limit), access?.Database.Id == d.Id ? access : null));
+                Snippets.For(kind, host, port, d.DbName, d.DbUser, limit), access?.Database.Id == d.Id ? access : null,
+                all.Take(BackupsShown).ToList(), all.Count, adapter?.Dumps is not null));
         }
+        Recoverable.AddRange(await backups.RecoverableAsync(Account.Id, ct));
     }
 }
