@@ -52,6 +52,9 @@ public sealed class Backup
     /// <summary>Final backups only: the end of the recovery window, after which it is purged.</summary>
     public DateTime? ExpiresAt { get; set; }
 
+    /// <summary>Final backups only: the database the recovery window restored it into (then it is no longer offered).</summary>
+    public string? RecoveredInto { get; set; }
+
     /// <summary>Where the encrypted dump lives in the store.</summary>
     public string ObjectName => $"{AccountId}/{DatabaseId}/{Id}.bak";
 

@@ -71,7 +71,7 @@ public sealed class BackupService(
         var now = time.GetUtcNow().UtcDateTime;
         return db.Backups.AsNoTracking()
             .Where(b => b.AccountId == accountId && b.Kind == BackupKind.Final && b.Status == BackupStatus.Complete && b.ExpiresAt > now
-                        && !db.Databases.Any(d => d.Id == b.DatabaseId))
+                        && b.RecoveredInto == null && !db.Databases.Any(d => d.Id == b.DatabaseId))
             .OrderByDescending(b => b.CreatedAt).ToListAsync(ct);
     }
 

@@ -27,7 +27,8 @@ public interface IBackupStore
     /// <summary>A readable stream of a committed object, or null when there is none by that name.</summary>
     Task<Stream?> OpenReadAsync(string name, CancellationToken ct);
 
-    /// <summary>Deletes a committed object; an absent one is not an error.</summary>
+    /// <summary>Deletes a committed object and whatever an abandoned upload of that name left (the upload of a backup
+    /// whose HepDb instance died); an absent one is not an error. Not to be called while an upload of the name runs.</summary>
     Task DeleteAsync(string name, CancellationToken ct);
 
     /// <summary>The size in bytes of a committed object, or null when there is none by that name.</summary>
@@ -153,7 +154,10 @@ public sealed class FolderBackupStore : IBackupStore
         ct.ThrowIfCancellationRequested();
         try
         {
-            File.Delete(PathOf(name)); // an absent file is not an error for File.Delete
+            var path = PathOf(name);
+            File.Delete(path); // an absent file is not an error for File.Delete
+            foreach (var partial in Directory.EnumerateFiles(Path.GetDirectoryName(path)!, Path.GetFileName(path) + ".*" + BackupNames.PartialSuffix))
+                File.Delete(partial);
         }
         catch (DirectoryNotFoundException)
         {

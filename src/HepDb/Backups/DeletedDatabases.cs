@@ -26,6 +26,8 @@ public sealed class DeletedDatabases(HepDbContext db, DatabaseService databases,
             await databases.FinishDeleteAsync(record, CancellationToken.None);
             return restored.Problem!;
         }
+        // Offered once: the final backup stays (until its window ends) but is no longer listed as recoverable.
+        await db.Backups.Where(b => b.Id == final.Id).ExecuteUpdateAsync(s => s.SetProperty(b => b.RecoveredInto, record.Id), CancellationToken.None);
         db.Record(time, actor, accountId, "database.recovered", record.Id, final.Id);
         await db.SaveChangesAsync(CancellationToken.None);
         logger.Recovered(final.DbName, final.Id, record.DbName);

@@ -46,7 +46,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     {
         b.ApplyConfigurationsFromAssembly(typeof(HepDbContext).Assembly);
         foreach (var ulid in b.Model.GetEntityTypes().SelectMany(t => t.GetProperties())
-                     .Where(p => p.ClrType == typeof(string) && p.Name is "Id" or "AccountId" or "DatabaseId" or "RestoreBackupId" or "RestoreSafetyId" && p.GetMaxLength() is null))
+                     .Where(p => p.ClrType == typeof(string) && p.Name is "Id" or "AccountId" or "DatabaseId" or "RestoreBackupId" or "RestoreSafetyId" or "RecoveredInto" && p.GetMaxLength() is null))
             ulid.SetMaxLength(26);
     }
 

@@ -32,6 +32,7 @@ public sealed class Backups : Migration
             Holder = t.Column<string>(maxLength: 64, nullable: true),
             RequestedBy = t.Column<string>(maxLength: 64),
             ExpiresAt = t.Column<DateTime>(nullable: true),
+            RecoveredInto = t.Column<string>(maxLength: 26, nullable: true),
         }, constraints: t => t.PrimaryKey("PK_backups", x => x.Id));
         m.CreateIndex("IX_backups_DatabaseId_CreatedAt", "backups", ["DatabaseId", "CreatedAt"]);
         m.CreateIndex("IX_backups_AccountId_Kind", "backups", ["AccountId", "Kind"]);
