@@ -50,6 +50,11 @@ public enum ErrorCode
 
 public static class ErrorCodes
 {
+    /// <summary>Every code the management API can answer: SPEC §3's catalog, its extensions' (§3b), and ACCOUNT_SUSPENDED
+    /// (the extensions refuse a suspended account's changes with it).</summary>
+    public static readonly ErrorCode[] Api = Enum.GetValues<ErrorCode>()
+        .Where(c => c <= ErrorCode.ImportFailed || c == ErrorCode.AccountSuspended).ToArray();
+
     /// <summary>The wire name and HTTP status of <paramref name="code"/>. A unit test checks that every
     /// <see cref="ErrorCode"/> has its line here and that no two share a wire name.</summary>
     public static (string Wire, int Status) Of(ErrorCode code) => code switch

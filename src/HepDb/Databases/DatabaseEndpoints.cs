@@ -99,12 +99,19 @@ public static class DatabaseEndpoints
         });
 
     /// <summary>Declares the failures an operation answers, besides those of every API request: 401 (no usable key),
-    /// 429 (rate limited) and 500.</summary>
+    /// 429 (rate limited) and 500. Each failure's description names the catalog's codes with its status.</summary>
     internal static RouteHandlerBuilder Fails(this RouteHandlerBuilder endpoint, params int[] statuses)
     {
         foreach (var status in new[] { 401, 429, 500 }.Concat(statuses).Order())
             endpoint.Produces<ApiEnvelope.Failure>(status);
-        return endpoint;
+        return endpoint.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            foreach (var (status, response) in operation.Responses ?? [])
+                if (int.TryParse(status, out var code) && code >= 400 && response is OpenApiResponse described)
+                    described.Description = "The error envelope; code is one of: " +
+                        string.Join(", ", ErrorCodes.Api.Select(ErrorCodes.Of).Where(c => c.Status == code).Select(c => c.Wire));
+            return Task.CompletedTask;
+        });
     }
 
     internal static IResult NotAllowed(HttpContext http, string allow, Problem problem)

@@ -3,7 +3,8 @@ using HepDb.Tests.Infrastructure;
 
 namespace HepDb.Tests.Api;
 
-/// <summary>The server describes the API it implements: the four operations at their paths, nothing else under /api.</summary>
+/// <summary>The server describes the API it implements: the four operations of SPEC §3 and the backups of §3b at their
+/// paths, nothing else under /api.</summary>
 public abstract class OpenApiTests(EngineServers engines)
 {
     // Every test here runs twice, once per metadata provider, named by the class it runs in.
@@ -11,7 +12,7 @@ public abstract class OpenApiTests(EngineServers engines)
     public sealed class OnPostgres(EngineServers engines) : OpenApiTests(engines.On(Metadata.Postgres));
 
     [Fact]
-    public async Task The_OpenAPI_document_lists_exactly_the_four_operations()
+    public async Task The_OpenAPI_document_lists_exactly_the_operations_of_the_spec()
     {
         await using var app = new HepDbApp(engines);
         var response = await app.CreateClient().GetAsync("/openapi/v1.json");
@@ -27,7 +28,11 @@ public abstract class OpenApiTests(EngineServers engines)
         {
             "GET /api/v1/db/databases",
             "GET /api/v1/db/databases/{id}",
+            "GET /api/v1/db/databases/{id}/backups",
+            "GET /api/v1/db/databases/{id}/backups/{backupId}/download",
             "POST /api/v1/db/databases",
+            "POST /api/v1/db/databases/{id}/backups",
+            "POST /api/v1/db/databases/{id}/backups/{backupId}/restore",
             "POST /api/v1/db/databases/{id}/rotate",
         }, operations);
 
@@ -60,6 +65,10 @@ public abstract class OpenApiTests(EngineServers engines)
             [("/api/v1/db/databases", "post")] = ["400", "401", "403", "413", "415", "422", "429", "500", "503"],
             [("/api/v1/db/databases/{id}", "get")] = ["401", "404", "429", "500", "503"],
             [("/api/v1/db/databases/{id}/rotate", "post")] = ["401", "404", "415", "429", "500", "503"],
+            [("/api/v1/db/databases/{id}/backups", "get")] = ["401", "404", "429", "500"],
+            [("/api/v1/db/databases/{id}/backups", "post")] = ["400", "401", "403", "404", "409", "415", "429", "500", "503"],
+            [("/api/v1/db/databases/{id}/backups/{backupId}/download", "get")] = ["401", "403", "404", "429", "500"],
+            [("/api/v1/db/databases/{id}/backups/{backupId}/restore", "post")] = ["400", "401", "403", "404", "409", "415", "429", "500", "503"],
         };
         foreach (var ((path, method), failures) in expected)
         {
@@ -71,5 +80,14 @@ public abstract class OpenApiTests(EngineServers engines)
                 Assert.Equal(new[] { "code", "error", "ok" }, envelope.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
             }
         }
+
+        // Each failure names its codes, the new ones included.
+        string Codes(string path, string method, string status) =>
+            paths.GetProperty(path).GetProperty(method).GetProperty("responses").GetProperty(status).GetProperty("description").GetString()!;
+        Assert.Contains("DATABASE_LIMIT_REACHED", Codes("/api/v1/db/databases", "post", "403"));
+        Assert.Contains("BACKUP_LIMIT_REACHED", Codes("/api/v1/db/databases/{id}/backups", "post", "403"));
+        Assert.Contains("ACCOUNT_SUSPENDED", Codes("/api/v1/db/databases/{id}/backups", "post", "403"));
+        Assert.Contains("DATABASE_BUSY", Codes("/api/v1/db/databases/{id}/backups/{backupId}/restore", "post", "409"));
+        Assert.Contains("RESTORE_FAILED", Codes("/api/v1/db/databases/{id}/backups/{backupId}/restore", "post", "500"));
     }
 }
