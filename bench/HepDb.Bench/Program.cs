@@ -38,7 +38,7 @@ Directory.CreateDirectory(root);
 var engines = new EnginesOptions { LocalDurable = false };
 engines.MariaDb.Port = Ports.Free();
 engines.Postgres.Port = Ports.Free();
-engines.Postgres.Local = settings.Bench is "watcher" or "api"; // create and frozen measure MariaDB only; api keeps metadata on it
+engines.Postgres.Local = settings.Bench is "watcher" or "api" or "backup"; // create and frozen measure MariaDB only; api keeps metadata on it
 await using var servers = new LocalEngineServers(root, engines, NullLogger.Instance);
 try
 {
@@ -53,6 +53,19 @@ try
         Console.WriteLine($"HepDb API throughput benchmark (issue 12): list and create, SQLite and PostgreSQL metadata, {Environment.ProcessorCount} cores");
         await servers.StartAsync(ct);
         return await new ApiBench(root, engines, settings).RunAsync(ct);
+    }
+    if (settings.Bench == "backup")
+    {
+        Console.WriteLine($"HepDb backup and restore throughput benchmark (issue 13): a {settings.Mb} MB database per engine, " +
+                          $"{Environment.ProcessorCount} cores, median of {settings.Rounds} alternating rounds");
+        var serversUp = Stopwatch.StartNew();
+        await servers.StartAsync(ct);
+        Console.WriteLine($"Private MariaDB (port {engines.MariaDb.Port}) and PostgreSQL (port {engines.Postgres.Port}) started in {serversUp.Elapsed.TotalSeconds:0.0} s" +
+                          " (LocalDurable=false, as for every benchmark)");
+        var capture = new BackupLogCapture();
+        await using var backupServices = BuildServices(root, engines, settings, capture);
+        await MetadataStore.MigrateAsync(backupServices, ct);
+        return await new BackupBench(backupServices, engines, settings, capture, root).RunAsync(ct);
     }
     if (settings.Bench == "create")
     {
@@ -88,7 +101,7 @@ finally
     if (ownsRoot) try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
 }
 
-static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchSettings settings)
+static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchSettings settings, BackupLogCapture? capture = null)
 {
     // The servers are started above, so HepDb is configured with them as external servers, exactly as the tests do.
     var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -105,27 +118,34 @@ static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchS
     }).Build();
     return new ServiceCollection()
         .AddSingleton<IConfiguration>(config)
-        .AddLogging(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(settings.Verbose ? LogLevel.Information : LogLevel.Warning))
+        .AddLogging(l =>
+        {
+            l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(settings.Verbose ? LogLevel.Information : LogLevel.Warning);
+            // The backup benchmark reads the safety dump's duration from BackupService's own log line.
+            if (capture is not null) l.AddProvider(capture).AddFilter<BackupLogCapture>("HepDb.Backups", LogLevel.Information);
+        })
         .AddHepDbServices()
         .BuildServiceProvider();
 }
 
 namespace HepDb.Bench
 {
-    internal sealed record BenchSettings(string Bench, int Count, int Parallel, int Rounds, int TableEvery, int Seconds, string? Root, bool Verbose)
+    internal sealed record BenchSettings(string Bench, int Count, int Parallel, int Rounds, int TableEvery, int Seconds, string? Root, bool Verbose, int Mb = 200)
     {
         public const string Usage =
-            "usage: HepDb.Bench [watcher|create|frozen|api] [--count N] [--parallel P] [--rounds R] [--table-every K] [--seconds S] [--root DIR] [--verbose]\n" +
+            "usage: HepDb.Bench [watcher|create|frozen|api|backup] [--count N] [--parallel P] [--rounds R] [--table-every K] [--seconds S] [--mb N] [--root DIR] [--verbose]\n" +
             "  watcher          the quota-watcher benchmark (the default)\n" +
             "  create           MariaDB create latency: the adapter against the same DDL by hand\n" +
             "  frozen           a SIGSTOPped MariaDB: concurrent creates and /healthz latency through the real API\n" +
             "  api              list and create throughput through the real API, SQLite and PostgreSQL metadata, against bare Kestrel\n" +
+            "  backup           backup and restore MB/s of one database per engine against bare mariadb-dump/pg_dump and their loads\n" +
             "  --count N        databases per engine (default 1000; create: timed creates of each kind, default 200; frozen: tenants, default 50;\n" +
             "                   api: databases in the listed account, default 10)\n" +
             "  --parallel P     databases created at a time (default 4; api: concurrent clients, default 32)\n" +
-            "  --rounds R       timed scans of each kind; the median is printed (default 3)\n" +
+            "  --rounds R       timed scans of each kind (backup: alternating rounds of each); the median is printed (default 3)\n" +
             "  --table-every K  every K-th database gets a 1,000-row table so sizes differ (default 10)\n" +
             "  --seconds S      api: timed seconds per measurement, after 2 s of warm-up (default 5)\n" +
+            "  --mb N           backup: the size of each database in MB (default 200)\n" +
             "  --root DIR       folder for the servers and the metadata store (default: a new temp folder, removed at the end)";
 
         public static BenchSettings? Parse(string[] args)
@@ -145,9 +165,10 @@ namespace HepDb.Bench
                         "--rounds" => s with { Rounds = Positive() },
                         "--table-every" => s with { TableEvery = Positive() },
                         "--seconds" => s with { Seconds = Positive() },
+                        "--mb" => s with { Mb = Positive() },
                         "--root" => s with { Root = Path.GetFullPath(Next()) },
                         "--verbose" => s with { Verbose = true },
-                        "watcher" or "create" or "frozen" or "api" => s with { Bench = args[i] },
+                        "watcher" or "create" or "frozen" or "api" or "backup" => s with { Bench = args[i] },
                         "-h" or "--help" => throw new FormatException(""),
                         _ => throw new FormatException($"unknown argument {args[i]}"),
                     };
