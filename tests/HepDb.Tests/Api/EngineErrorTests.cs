@@ -191,14 +191,17 @@ public abstract class EngineErrorTests(EngineServers engines)
             var revealed = await Shape.SuccessAsync(await api.GetAsync(Paths.Database(db.Id)), HttpStatusCode.OK);
             Assert.Equal(db.Password, revealed.GetProperty("password").GetString());
 
-            // Deleting (dashboard only) while the server is down says what happens to the database, not "nothing was created".
+            // Deleting (dashboard only) while the server is down says what happens to the database, not "nothing was
+            // created": its final backup cannot be taken, so it is not deleted (nothing changes).
             await using (var scope = down.Services.CreateAsyncScope())
             {
                 var deleted = await scope.ServiceProvider.GetRequiredService<Databases.DatabaseService>()
                     .DeleteAsync(account.Id, db.Id, "my-app", Audit.Actor.Operator, CancellationToken.None);
                 Assert.Equal("ENGINE_UNAVAILABLE", deleted.Problem?.Code);
-                Assert.Contains("deleted once", deleted.Problem!.Message, StringComparison.Ordinal);
+                Assert.Contains("final backup could not be taken", deleted.Problem!.Message, StringComparison.Ordinal);
+                Assert.Contains("was not deleted", deleted.Problem.Message, StringComparison.Ordinal);
                 Assert.DoesNotContain("created", deleted.Problem.Message, StringComparison.Ordinal);
+                Assert.Equal(Databases.DatabasePhase.Ready, (await down.WithDbAsync(x => x.Databases.AsNoTracking().SingleAsync(d => d.Id == db.Id))).Phase);
             }
 
             await using var admin = new EngineObjects.AdminAdapter(engines, Engines.EngineKind.MariaDb);
