@@ -139,9 +139,11 @@ internal static class DumpTool
         || error.Contains("timeout expired", StringComparison.OrdinalIgnoreCase)
         || error.Contains("could not translate host name", StringComparison.OrdinalIgnoreCase)
         || error.Contains("No route to host", StringComparison.OrdinalIgnoreCase)
-        // A refused admin login is a deployment problem, as for the adapters' own admin connections.
+        // A refused admin login is a deployment problem, as for the adapters' own admin connections. A statement the
+        // server refuses with the same message (MariaDB answers a GRANT beyond the user's rights so) names its line.
         || error.Contains("password authentication failed", StringComparison.OrdinalIgnoreCase)
-        || (error.Contains("Access denied for user", StringComparison.OrdinalIgnoreCase) && error.Contains("using password", StringComparison.OrdinalIgnoreCase));
+        || (error.Contains("Access denied for user", StringComparison.OrdinalIgnoreCase) && error.Contains("using password", StringComparison.OrdinalIgnoreCase)
+            && !error.Contains(" at line ", StringComparison.Ordinal));
 
     private static string Scrub(string text, string? secret) =>
         string.IsNullOrEmpty(secret) ? text : text.Replace(secret, "***", StringComparison.Ordinal);
