@@ -3,7 +3,11 @@ using HepDb.Backups;
 using HepDb.Databases;
 using HepDb.Engines;
 using HepDb.Quotas;
+using HepDb.Data;
 using HepDb.Web.Display;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc.Filters;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Web.Pages.Dashboard.Database;
@@ -14,9 +18,10 @@ namespace HepDb.Web.Pages.Dashboard.Database;
 public sealed record DatabaseCard(TenantDatabase Record, EngineKind Kind, string Host, int Port, string MaskedConnectionString,
     IReadOnlyList<Snippet> Snippets, DatabaseAccess? Access, IReadOnlyList<Backup> Backups, int BackupCount, bool CanBackUp);
 
+[ImportUploadLimits]
 public sealed class IndexModel(
     DatabaseService databases, AccountService accounts, EngineRegistry engines, BackupService backups, DeletedDatabases deletedDatabases,
-    IOptions<BackupsOptions> backupOptions, TimeProvider time) : DashboardPage
+    IOptions<BackupsOptions> backupOptions, TimeProvider time, HepDbContext db) : DashboardPage
 {
     public const string Mask = "••••••••";
 
@@ -126,6 +131,25 @@ public sealed class IndexModel(
             : Refused(restored.Problem!);
     }
 
+    /// <summary>"Import": a dump the tenant uploads (plain SQL or .sql.gz on either engine, a pg_dump custom archive on
+    /// PostgreSQL), added to the database's contents as its own user. Refused (nothing changed) when its SQL is larger
+    /// than the account's free storage, or when it fails. Uploads up to <see cref="ImportUploadLimitsAttribute.MaxBytes"/>
+    /// are taken for this handler only.</summary>
+    public async Task<IActionResult> OnPostImportAsync(string id, IFormFile? upload, CancellationToken ct)
+    {
+        if (upload is null || upload.Length == 0)
+            return Refused(Api.ApiErrors.ImportFailed("Choose a file to import: plain SQL (.sql), gzip-compressed SQL (.sql.gz) or, for PostgreSQL, a pg_dump custom archive (.dump)."));
+        Api.Outcome<TenantDatabase> imported;
+        await using (var content = upload.OpenReadStream())
+            imported = await backups.ImportAsync(Account.Id, id, content, Actor, ct);
+        if (!imported.Ok) return Refused(imported.Problem!);
+        // The service counts the SQL it ran (a .sql.gz is counted uncompressed) and records it with the import.
+        var detail = await db.AuditLog.AsNoTracking().Where(a => a.AccountId == Account.Id && a.TargetId == id && a.Action == "database.imported")
+            .OrderByDescending(a => a.Id).Select(a => a.Detail).FirstOrDefaultAsync(ct);
+        var sql = long.TryParse(detail?.Split(' ')[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : upload.Length;
+        return Done($"Imported {Format.Bytes(sql)} of SQL into {imported.Value!.Name} ({imported.Value.DbName}).");
+    }
+
     /// <summary>"Restore into a new database": a deleted database's final backup, into a new database in a free slot.</summary>
     public async Task<IActionResult> OnPostRecoverAsync(string backupId, CancellationToken ct)
     {
@@ -166,5 +190,39 @@ public sealed class IndexModel(
                 all.Take(BackupsShown).ToList(), all.Count, adapter?.Dumps is not null));
         }
         Recoverable.AddRange(await backups.RecoverableAsync(Account.Id, ct));
+    }
+}
+
+/// <summary>Lets the Import handler (<c>?handler=Import</c>) take uploads of up to <see cref="MaxBytes"/>, on this page
+/// only and for that handler only: every other request keeps the server's limits. Razor Pages apply filters per page,
+/// not per handler, so this filter looks at the handler the request names (as the handler selector does: route value,
+/// then query) and raises the request body limit and the multipart limit before anything reads the form (it runs
+/// before the antiforgery check, which reads it).</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class ImportUploadLimitsAttribute : Attribute, IAuthorizationFilter, IOrderedFilter
+{
+    /// <summary>The largest upload the Import handler takes: 2 GiB.</summary>
+    public const long MaxBytes = 2L << 30;
+
+    /// <summary>Before the antiforgery filter (order 1000), like <see cref="RequestSizeLimitAttribute"/> (900).</summary>
+    public int Order => 900;
+
+    public void OnAuthorization(AuthorizationFilterContext context)
+    {
+        var http = context.HttpContext;
+        var handler = context.RouteData.Values["handler"] as string ?? http.Request.Query["handler"].FirstOrDefault();
+        if (!HttpMethods.IsPost(http.Request.Method) || !string.Equals(handler, "Import", StringComparison.OrdinalIgnoreCase)) return;
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = MaxBytes;
+        if (http.Features.Get<IFormFeature>()?.Form is null)
+        {
+            var global = http.RequestServices.GetRequiredService<IOptions<FormOptions>>().Value;
+            http.Features.Set<IFormFeature>(new FormFeature(http.Request, new FormOptions
+            {
+                BufferBody = global.BufferBody, MemoryBufferThreshold = global.MemoryBufferThreshold, BufferBodyLengthLimit = global.BufferBodyLengthLimit,
+                ValueCountLimit = global.ValueCountLimit, KeyLengthLimit = global.KeyLengthLimit, ValueLengthLimit = global.ValueLengthLimit,
+                MultipartBoundaryLengthLimit = global.MultipartBoundaryLengthLimit, MultipartHeadersCountLimit = global.MultipartHeadersCountLimit,
+                MultipartHeadersLengthLimit = global.MultipartHeadersLengthLimit, MultipartBodyLengthLimit = MaxBytes,
+            }));
+        }
     }
 }
