@@ -37,6 +37,9 @@ public sealed class BackupsOptions
     public string ResolveFolder(string dataDir) => string.IsNullOrWhiteSpace(Folder) ? Path.Combine(dataDir, "backups") : Path.GetFullPath(Folder);
 }
 
+/// <summary>A finished import: the database as it is now, and how much SQL ran (a .sql.gz counted uncompressed).</summary>
+public sealed record Imported(TenantDatabase Database, long SqlBytes);
+
 /// <summary>An open download: the record and its dump, decrypted as it is read.</summary>
 public sealed record BackupDownload(Backup Backup, Stream Content)
 {
@@ -199,7 +202,7 @@ public sealed class BackupService(
     /// afterwards too, and if the database then holds more than the account may, or the import fails, the contents before
     /// it (a safety backup, journaled like a restore's) are put back. Either way nothing of a refused import stays.
     /// </summary>
-    public async Task<Outcome<TenantDatabase>> ImportAsync(string accountId, string databaseId, Stream upload, Actor actor, CancellationToken ct)
+    public async Task<Outcome<Imported>> ImportAsync(string accountId, string databaseId, Stream upload, Actor actor, CancellationToken ct)
     {
         var record = await FindReadyAsync(accountId, databaseId, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
@@ -264,7 +267,7 @@ public sealed class BackupService(
         if (refusal is not null) return refusal;
         db.Record(time, actor, accountId, "database.imported", record.Id, $"{spooled.SqlBytes} bytes of SQL");
         await db.SaveChangesAsync(CancellationToken.None);
-        return await db.Databases.AsNoTracking().SingleAsync(d => d.Id == record.Id, CancellationToken.None);
+        return new Imported(await db.Databases.AsNoTracking().SingleAsync(d => d.Id == record.Id, CancellationToken.None), spooled.SqlBytes);
     }
 
     /// <summary>Finishes what a crash cut short, for work whose holder is gone: running backups become failed (their
@@ -406,7 +409,8 @@ public sealed class BackupService(
             await using (var upload = await store.BeginAsync(backup.ObjectName, CancellationToken.None))
             {
                 using var stored = new CountingStream(upload.Stream);
-                var dumped = await WriteDumpAsync(dumps, record.DbName, stored, backup.Id);
+                // A safety copy lives minutes: not compressed, so a restore or import waits less for it.
+                var dumped = await WriteDumpAsync(dumps, record.DbName, stored, backup.Id, compressed: kind != BackupKind.Safety);
                 await upload.CommitAsync(CancellationToken.None);
                 backup.SizeBytes = stored.Count;
                 backup.DumpBytes = dumped.Bytes;
@@ -438,7 +442,7 @@ public sealed class BackupService(
     /// <summary>The dump tool's output, gzip-compressed when it is plain SQL, encrypted into <paramref name="destination"/>.
     /// The tool writes into a pipe of up to 16 MB that another task compresses, encrypts and stores, so the dump and the
     /// work on its output run side by side instead of the tool waiting on every buffer (a 64 KB OS pipe otherwise).</summary>
-    private async Task<(DumpInfo Info, long Bytes)> WriteDumpAsync(IEngineDumps dumps, string dbName, Stream destination, string backupId)
+    private async Task<(DumpInfo Info, long Bytes)> WriteDumpAsync(IEngineDumps dumps, string dbName, Stream destination, string backupId, bool compressed)
     {
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 16 << 20, resumeWriterThreshold: 8 << 20, minimumSegmentSize: 1 << 16, useSynchronizationContext: false));
         var store = Task.Run(async () =>
@@ -452,8 +456,8 @@ public sealed class BackupService(
                     await source.CopyToAsync(encrypted, 1 << 20);
                     return;
                 }
-                await using var compressed = new GZipStream(encrypted, CompressionLevel.Fastest, leaveOpen: true);
-                await source.CopyToAsync(compressed, 1 << 20);
+                await using var gzip = new GZipStream(encrypted, compressed ? CompressionLevel.Fastest : CompressionLevel.NoCompression, leaveOpen: true);
+                await source.CopyToAsync(gzip, 1 << 20);
             }
             catch (Exception e)
             {
@@ -467,7 +471,7 @@ public sealed class BackupService(
         {
             await using var writer = pipe.Writer.AsStream(leaveOpen: true);
             using var counted = new CountingStream(writer);
-            info = await dumps.DumpAsync(dbName, counted, CancellationToken.None);
+            info = await dumps.DumpAsync(dbName, counted, compressed, CancellationToken.None);
             bytes = counted.Count;
         }
         catch (Exception e)

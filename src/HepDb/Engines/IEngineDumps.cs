@@ -27,8 +27,10 @@ public interface IEngineDumps
     DumpFormat Format { get; }
 
     /// <summary>Writes a consistent dump of <paramref name="dbName"/> (tables, views, triggers, routines, events) to
-    /// <paramref name="output"/>, as the administrator, without blocking the tenant's writes.</summary>
-    Task<DumpInfo> DumpAsync(string dbName, Stream output, CancellationToken ct);
+    /// <paramref name="output"/>, as the administrator, without blocking the tenant's writes. Without
+    /// <paramref name="compressed"/> a tool that compresses its own output (<c>pg_dump -Fc</c>) leaves it uncompressed:
+    /// faster, for a copy that lives only minutes (a restore's safety copy).</summary>
+    Task<DumpInfo> DumpAsync(string dbName, Stream output, bool compressed, CancellationToken ct);
 
     /// <summary>Drops the tenant database and creates it again empty, as <see cref="IEngineAdapter.CreateTenantAsync"/>
     /// made it (owner, grants), so a load starts from nothing. The tenant's user is left as it is.</summary>

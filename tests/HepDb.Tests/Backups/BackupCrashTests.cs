@@ -67,9 +67,7 @@ public sealed class BackupCrashTests(EngineServers engines)
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "hepdb-admin.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        foreach (var (k, v) in new Dictionary<string, string?>(app.Engines.Settings()) { ["HepDb:DataDir"] = app.DataDir })
-            psi.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
+        foreach (var (k, v) in Operator.OperatorTool.Environment(app)) psi.Environment[k] = v;
         using var process = Process.Start(psi)!;
         var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);

@@ -40,8 +40,8 @@ public sealed class ImportTests(EngineServers engines, SharedApp shared) : IClas
 
         var imported = await ImportAsync(app, account.Id, db.Id, gzip ? Gzip(sql) : sql);
         Assert.True(imported.Ok, imported.Problem?.Message);
-        Assert.Equal(db.Id, imported.Value!.Id);
-        Assert.Null(imported.Value.RestoreBackupId);
+        Assert.Equal(db.Id, imported.Value!.Database.Id);
+        Assert.Null(imported.Value.Database.RestoreBackupId);
 
         Assert.Equal("one,two,three", await Tenant.MustRunAsync(db.ConnectionString, Concat(engine, "body", "imported")));
         Assert.Equal("2", await Tenant.MustRunAsync(db.ConnectionString, "SELECT COUNT(*) FROM imported_view"));
@@ -261,7 +261,7 @@ public sealed class ImportTests(EngineServers engines, SharedApp shared) : IClas
         Assert.Equal(0, await app.WithDbAsync(m => m.AuditLog.CountAsync(a => a.Action == "database.imported" && a.TargetId == db.Id)));
     }
 
-    internal static async Task<Outcome<TenantDatabase>> ImportAsync(HepDbApp app, string accountId, string databaseId, byte[] file)
+    internal static async Task<Outcome<Imported>> ImportAsync(HepDbApp app, string accountId, string databaseId, byte[] file)
     {
         await using var scope = app.Services.CreateAsyncScope();
         using var upload = new MemoryStream(file, writable: false);

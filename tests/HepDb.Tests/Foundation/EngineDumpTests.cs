@@ -50,7 +50,7 @@ public sealed class EngineDumpTests(EngineServers engines)
             try
             {
                 DumpInfo info;
-                await using (var output = File.Create(file)) info = await dumps.DumpAsync(spec.DbName, output, Ct);
+                await using (var output = File.Create(file)) info = await dumps.DumpAsync(spec.DbName, output, true, Ct);
                 Assert.False(string.IsNullOrWhiteSpace(info.EngineVersion));
                 Assert.True(new FileInfo(file).Length > 100_000);
                 if (kind == EngineKind.MariaDb)
@@ -126,7 +126,7 @@ public sealed class EngineDumpTests(EngineServers engines)
             var before = await ChecksumAsync(adapter, spec);
             await adapter.SetWritesBlockedAsync(spec, blocked: true, Ct);
             using var dump = new MemoryStream();
-            await dumps.DumpAsync(spec.DbName, dump, Ct);
+            await dumps.DumpAsync(spec.DbName, dump, true, Ct);
             await dumps.RecreateDatabaseAsync(spec, Ct);
             dump.Position = 0;
             await dumps.LoadAsync(spec, dump, Ct);
@@ -159,7 +159,7 @@ public sealed class EngineDumpTests(EngineServers engines)
         {
             await FillAsync(adapter, spec);
             var gate = new GateStream();
-            var dump = adapter.Dumps!.DumpAsync(spec.DbName, gate, Ct);
+            var dump = adapter.Dumps!.DumpAsync(spec.DbName, gate, true, Ct);
             await Task.WhenAny(gate.FirstWrite, dump).WaitAsync(TimeSpan.FromSeconds(60), Ct);
             if (dump.IsCompleted) await dump; // failed before writing: show why
 
@@ -197,7 +197,7 @@ public sealed class EngineDumpTests(EngineServers engines)
             // A failing dump: the tool's error, without the password, and no file left either.
             var missing = TenantNames.DatabaseName(kind, "nosuchdb", 1);
             var before = Directory.GetDirectories(Path.GetTempPath(), "hepdb-tool-*").Length;
-            var error = await Assert.ThrowsAsync<EngineCommandException>(() => adapter.Dumps.DumpAsync(missing, Stream.Null, Ct));
+            var error = await Assert.ThrowsAsync<EngineCommandException>(() => adapter.Dumps.DumpAsync(missing, Stream.Null, true, Ct));
             Assert.StartsWith("tool-exit-", error.Code);
             Assert.Contains(missing, error.Message);
             Assert.DoesNotContain(password, error.Message);
@@ -220,7 +220,7 @@ public sealed class EngineDumpTests(EngineServers engines)
         await using (down as IAsyncDisposable)
         {
             // The version query fails first; the tool's own message is classified the same way (see DumpTool).
-            await Assert.ThrowsAsync<EngineUnavailableException>(() => down.Dumps!.DumpAsync(TenantNames.DatabaseName(kind, "x", 1), Stream.Null, Ct));
+            await Assert.ThrowsAsync<EngineUnavailableException>(() => down.Dumps!.DumpAsync(TenantNames.DatabaseName(kind, "x", 1), Stream.Null, true, Ct));
         }
 
         var adapter = Adapter(kind);
@@ -231,7 +231,7 @@ public sealed class EngineDumpTests(EngineServers engines)
             await FillAsync(adapter, spec);
             var gate = new GateStream();
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            var dump = adapter.Dumps!.DumpAsync(spec.DbName, gate, cts.Token);
+            var dump = adapter.Dumps!.DumpAsync(spec.DbName, gate, true, cts.Token);
             await Task.WhenAny(gate.FirstWrite, dump).WaitAsync(TimeSpan.FromSeconds(60), Ct);
             if (dump.IsCompleted) await dump; // failed before writing: show why
             var tool = kind == EngineKind.MariaDb ? "mariadb-dump" : "pg_dump";

@@ -7,6 +7,8 @@ using HepDb.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using AdminTool = cli::HepDb.Cli.AdminTool;
 
+using static HepDb.Tests.Operator.OperatorTool;
+
 namespace HepDb.Tests.Operator;
 
 /// <summary><c>hepdb-admin backup …</c> against a live server's store and the real engine servers, dump tools and
@@ -133,16 +135,4 @@ public sealed class BackupToolTests(EngineServers engines)
             Assert.True(DateTime.UtcNow < deadline, "the server's backup scheduler did not take its lease within 20 s");
     }
 
-    /// <summary>The server's settings as the tool sees them: its data folder and the engine servers.</summary>
-    private static Dictionary<string, string?> Settings(HepDbApp app) =>
-        new(app.Engines.Settings()) { ["HepDb:DataDir"] = app.DataDir };
-
-    /// <summary>Runs a command through the tool's entry point in this process.</summary>
-    private static async Task<ClientResult> RunAsync(HepDbApp app, params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = await AdminTool.RunAsync(args, output, error, TextReader.Null, Settings(app));
-        return new ClientResult(exit, output.ToString(), error.ToString());
-    }
 }

@@ -10,6 +10,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using AdminTool = cli::HepDb.Cli.AdminTool;
 
+using static HepDb.Tests.Operator.OperatorTool;
+
 namespace HepDb.Tests.Operator;
 
 /// <summary><c>hepdb-admin</c> against a live server's store. The commands run through the tool's own entry point
@@ -231,24 +233,11 @@ public sealed class OperatorToolTests(EngineServers engines)
             Assert.True(DateTime.UtcNow < deadline, "the running server did not follow the switch within 20 s");
     }
 
-    /// <summary>The server's settings as the tool sees them: its data folder and the engine servers.</summary>
-    private static Dictionary<string, string?> Settings(HepDbApp app) =>
-        new(app.Engines.Settings()) { ["HepDb:DataDir"] = app.DataDir };
-
-    /// <summary>Runs a command through the tool's entry point in this process.</summary>
-    private static async Task<ClientResult> RunAsync(HepDbApp app, params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = await AdminTool.RunAsync(args, output, error, TextReader.Null, Settings(app));
-        return new ClientResult(exit, output.ToString(), error.ToString());
-    }
 
     /// <summary>Runs <c>hepdb-admin</c> as a process, its settings in <c>HepDb__*</c>-style environment variables.</summary>
     private static async Task<ClientResult> RunProcessAsync(HepDbApp app, Dictionary<string, string> extraEnv, params string[] args)
     {
-        var env = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" };
-        foreach (var (k, v) in Settings(app)) env[k.Replace(":", "__", StringComparison.Ordinal)] = v!;
+        var env = OperatorTool.Environment(app);
         foreach (var (k, v) in extraEnv) env[k] = v;
         return await Clients.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "hepdb-admin.dll"), .. args], env);
     }

@@ -23,7 +23,8 @@ internal sealed class MariaDbDumps(MariaDbAdapter adapter) : IEngineDumps
     public EngineKind Kind => EngineKind.MariaDb;
     public DumpFormat Format => DumpFormat.PlainSql;
 
-    public async Task<DumpInfo> DumpAsync(string dbName, Stream output, CancellationToken ct)
+    /// <summary>mariadb-dump writes plain SQL either way (BackupService compresses it).</summary>
+    public async Task<DumpInfo> DumpAsync(string dbName, Stream output, bool compressed, CancellationToken ct)
     {
         Require(dbName);
         var version = await adapter.RunAsync(c => MariaDbAdapter.ScalarAsync(c, "SELECT VERSION()", ct), ct);

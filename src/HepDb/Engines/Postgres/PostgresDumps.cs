@@ -19,7 +19,7 @@ internal sealed class PostgresDumps(PostgresAdapter adapter) : IEngineDumps
     public EngineKind Kind => EngineKind.Postgres;
     public DumpFormat Format => DumpFormat.PostgresCustom;
 
-    public async Task<DumpInfo> DumpAsync(string dbName, Stream output, CancellationToken ct)
+    public async Task<DumpInfo> DumpAsync(string dbName, Stream output, bool compressed, CancellationToken ct)
     {
         Require(dbName);
         var version = await adapter.RunAsync(async conn =>
@@ -29,6 +29,7 @@ internal sealed class PostgresDumps(PostgresAdapter adapter) : IEngineDumps
         }, ct);
         await RunAsync("pg_dump", dbName,
         [
+            .. compressed ? Array.Empty<string>() : ["--compress=0"], // else pg_dump's default, as a bare pg_dump -Fc
             "--format=custom", "--no-owner", "--no-privileges", "--no-tablespaces",
             "--no-publications", "--no-subscriptions",
         ], input: null, output, ct);

@@ -3,11 +3,9 @@ using HepDb.Backups;
 using HepDb.Databases;
 using HepDb.Engines;
 using HepDb.Quotas;
-using HepDb.Data;
 using HepDb.Web.Display;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Filters;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Web.Pages.Dashboard.Database;
@@ -21,7 +19,7 @@ public sealed record DatabaseCard(TenantDatabase Record, EngineKind Kind, string
 [ImportUploadLimits]
 public sealed class IndexModel(
     DatabaseService databases, AccountService accounts, EngineRegistry engines, BackupService backups, DeletedDatabases deletedDatabases,
-    IOptions<BackupsOptions> backupOptions, TimeProvider time, HepDbContext db) : DashboardPage
+    IOptions<BackupsOptions> backupOptions, TimeProvider time) : DashboardPage
 {
     public const string Mask = "••••••••";
 
@@ -139,15 +137,12 @@ public sealed class IndexModel(
     {
         if (upload is null || upload.Length == 0)
             return Refused(Api.ApiErrors.ImportFailed("Choose a file to import: plain SQL (.sql), gzip-compressed SQL (.sql.gz) or, for PostgreSQL, a pg_dump custom archive (.dump)."));
-        Api.Outcome<TenantDatabase> imported;
+        Api.Outcome<Imported> imported;
         await using (var content = upload.OpenReadStream())
             imported = await backups.ImportAsync(Account.Id, id, content, Actor, ct);
         if (!imported.Ok) return Refused(imported.Problem!);
-        // The service counts the SQL it ran (a .sql.gz is counted uncompressed) and records it with the import.
-        var detail = await db.AuditLog.AsNoTracking().Where(a => a.AccountId == Account.Id && a.TargetId == id && a.Action == "database.imported")
-            .OrderByDescending(a => a.Id).Select(a => a.Detail).FirstOrDefaultAsync(ct);
-        var sql = long.TryParse(detail?.Split(' ')[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : upload.Length;
-        return Done($"Imported {Format.Bytes(sql)} of SQL into {imported.Value!.Name} ({imported.Value.DbName}).");
+        var (database, sql) = imported.Value!;
+        return Done($"Imported {Format.Bytes(sql)} of SQL into {database.Name} ({database.DbName}).");
     }
 
     /// <summary>"Restore into a new database": a deleted database's final backup, into a new database in a free slot.</summary>
