@@ -114,7 +114,8 @@ public sealed class ImportDashboardTests(EngineServers engines, Browser browser)
         Assert.Equal("before", await Tenant.MustRunAsync(connection, "SELECT body FROM existing WHERE id = 1"));
         Assert.Equal(0, await app.WithDbAsync(d => d.AuditLog.CountAsync(a => a.Action == "database.imported")));
 
-        // No file: refused with a message, not an error page.
+        // No file: refused with a message, not an error page. (From a fresh page, so the banner waited for is the new one.)
+        await page.GotoAsync("/dashboard/database");
         await page.EvaluateAsync("() => document.querySelectorAll('form.import input[type=file]').forEach(i => i.required = false)");
         await Card(page, "small").Locator("form.import").GetByRole(AriaRole.Button, new() { Name = "Import", Exact = true }).ClickAsync();
         await page.Locator(".banner.error").WaitForAsync();
