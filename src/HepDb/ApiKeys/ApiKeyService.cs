@@ -28,9 +28,12 @@ public sealed partial class ApiKeyService(HepDbContext db, TimeProvider time, IO
     /// lets a key be found by an index lookup.</summary>
     public static string Hash(string key) => Secrets.Sha256Hex(key);
 
+    /// <summary>The active-key limit holds under parallel mints and re-enables, also across replicas: the check and the
+    /// insert share a transaction that first takes the account's write lock (as a database reservation does).</summary>
     public async Task<Outcome<MintedKey>> MintAsync(string accountId, string? label, Actor actor, CancellationToken ct)
     {
-        var account = await db.Accounts.SingleAsync(a => a.Id == accountId, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var account = await LockAccountAsync(accountId, ct) ?? throw new InvalidOperationException($"No account {accountId}.");
         if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
         if (await ActiveKeyLimitProblemAsync(account, ct) is { } problem) return problem;
         var value = NewValue();
@@ -46,6 +49,7 @@ public sealed partial class ApiKeyService(HepDbContext db, TimeProvider time, IO
         db.ApiKeys.Add(key);
         db.Record(time, actor, accountId, "key.minted", key.Id, key.Label);
         await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
         return new MintedKey(key, value);
     }
 
@@ -77,15 +81,18 @@ public sealed partial class ApiKeyService(HepDbContext db, TimeProvider time, IO
 
     public async Task<Outcome<ApiKey>> EnableAsync(string accountId, string keyId, Actor actor, CancellationToken ct)
     {
+        // The same account lock as minting, taken before the key is read, so parallel re-enables count each other.
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (await LockAccountAsync(accountId, ct) is not { } account) return ApiErrors.NotFound;
         var (key, problem) = await FindForChangeAsync(accountId, keyId, ct);
         if (problem is not null) return problem;
         if (key!.DisabledAt is not null)
         {
-            var account = await db.Accounts.SingleAsync(a => a.Id == accountId, ct);
             if (await ActiveKeyLimitProblemAsync(account, ct) is { } limit) return limit;
             key.DisabledAt = null;
             db.Record(time, actor, accountId, "key.enabled", key.Id);
             await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
         }
         return key;
     }
@@ -109,6 +116,15 @@ public sealed partial class ApiKeyService(HepDbContext db, TimeProvider time, IO
         if (key is null) return (null, ApiErrors.NotFound);
         var suspended = await db.Accounts.AnyAsync(a => a.Id == accountId && a.SuspendedAt != null, ct);
         return suspended ? (null, ApiErrors.AccountSuspended) : (key, null);
+    }
+
+    /// <summary>Bumps the account's <see cref="Account.Revision"/> inside the caller's transaction: the update takes the
+    /// account's write lock on both providers (SQLite: the database write lock; PostgreSQL: the row lock), so a count
+    /// made after it and the insert that follows are atomic per account.</summary>
+    private async Task<Account?> LockAccountAsync(string accountId, CancellationToken ct)
+    {
+        await db.Accounts.Where(a => a.Id == accountId).ExecuteUpdateAsync(s => s.SetProperty(a => a.Revision, a => a.Revision + 1), ct);
+        return await db.Accounts.AsNoTracking().SingleOrDefaultAsync(a => a.Id == accountId, ct);
     }
 
     private async Task<Problem?> ActiveKeyLimitProblemAsync(Account account, CancellationToken ct)
