@@ -149,6 +149,32 @@ public static class AdminTool
         user.Subcommands.Add(setPassword);
         root.Subcommands.Add(user);
 
+        var operatorCmd = new Command("operator", "Operators: dashboard users who may use the admin area (a right of the user, not a tier)");
+        var userEmail = new Option<string>("--email") { Description = "The dashboard user's email address", Required = true };
+        foreach (var (verb, on) in new[] { ("grant", true), ("revoke", false) })
+        {
+            var cmd = new Command(verb, on
+                ? "Let a dashboard user use the admin area; prints the user's email"
+                : "Shut the admin area to a dashboard user, from their next request on; prints the user's email") { userEmail };
+            cmd.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+            {
+                var set = await sp.GetRequiredService<DashboardUsers>().SetOperatorAsync(p.GetValue(userEmail), on, Actor.Operator, ct);
+                if (!set.Ok) return Refuse(set.Problem!);
+                output.WriteLine(set.Value!.Email);
+                return 0;
+            }));
+            operatorCmd.Subcommands.Add(cmd);
+        }
+        var operatorList = new Command("list", "Operators: email, account id, account tier; tab-separated");
+        operatorList.SetAction((p, ct) => WithServicesAsync(p, async sp =>
+        {
+            foreach (var (u, a) in await sp.GetRequiredService<DashboardUsers>().OperatorsAsync(ct))
+                output.WriteLine(string.Join('\t', u.Email, a.Id, a.Tier.WireName()));
+            return 0;
+        }));
+        operatorCmd.Subcommands.Add(operatorList);
+        root.Subcommands.Add(operatorCmd);
+
         var engine = new Command("engine", "Engine servers");
         var engineList = new Command("list", "Engines: name, availability, health (up, down, or restarting (attempt N, last exit: …) for a local server being restarted), server, databases; tab-separated");
         engineList.SetAction((p, ct) => WithServicesAsync(p, async sp =>
@@ -196,7 +222,7 @@ public static class AdminTool
         root.Subcommands.Add(audit);
         root.Subcommands.Add(BackupCommands.Create(WithServicesAsync, Refuse, output, error));
 
-        var quickstart = new Command("quickstart", "Ensure a local admin-tier account; print a fresh key labelled 'quickstart' (rotating the previous one) and, on a second line, a fresh dashboard password") { email };
+        var quickstart = new Command("quickstart", "Ensure a local admin-tier account whose user is an operator; print a fresh key labelled 'quickstart' (rotating the previous one) and, on a second line, a fresh dashboard password") { email };
         quickstart.SetAction((p, ct) => WithServicesAsync(p, async sp =>
         {
             var accounts = sp.GetRequiredService<AccountService>();
@@ -210,7 +236,10 @@ public static class AdminTool
                 : await keys.RotateAsync(target.Value.Id, existing.Id, Actor.Operator, ct);
             if (!minted.Ok) return Refuse(minted.Problem!);
             var password = HepDb.Security.Secrets.NewDatabasePassword();
-            if (await sp.GetRequiredService<DashboardUsers>().SetPasswordAsync(target.Value, password, Actor.Operator, ct) is { } problem) return Refuse(problem);
+            var dashboardUsers = sp.GetRequiredService<DashboardUsers>();
+            if (await dashboardUsers.SetPasswordAsync(target.Value, password, Actor.Operator, ct) is { } problem) return Refuse(problem);
+            var granted = await dashboardUsers.SetOperatorAsync(target.Value.Email, true, Actor.Operator, ct);
+            if (!granted.Ok) return Refuse(granted.Problem!);
             output.WriteLine(minted.Value!.Value);
             output.WriteLine(password);
             return 0;

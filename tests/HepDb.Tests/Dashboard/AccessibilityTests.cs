@@ -23,7 +23,7 @@ public sealed class AccessibilityTests(EngineServers engines, Browser browser) :
             await CheckAsync(page, path, problems);
         }
 
-        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tier.Admin);
+        var (_, operatorEmail) = await DashboardAccounts.CreateOperatorAsync(app);
         await SignInAsync(page, operatorEmail);
         await page.WaitForURLAsync("**/dashboard/database");
         app.Remember(await CreateKeyAsync(page, "a11y"));
@@ -105,7 +105,7 @@ public sealed class AdminAccessibilityTests(EngineServers engines, Browser brows
     {
         await using var app = new HepDbApp(engines);
         var page = await browser.NewPageAsync(app.StartRealServer());
-        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, HepDb.Accounts.Tier.Admin);
+        var (_, operatorEmail) = await DashboardAccounts.CreateOperatorAsync(app);
         await SignInAsync(page, operatorEmail);
         await page.WaitForURLAsync("**/dashboard/database");
         var problems = new List<string>();

@@ -1,6 +1,7 @@
 using System.Net;
 using HepDb.Accounts;
 using HepDb.Tests.Infrastructure;
+using HepDb.Tests.Operator;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Playwright;
 using static HepDb.Tests.Dashboard.DashboardKit;
@@ -42,13 +43,76 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
         Assert.Equal(Tier.Premium, await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == tenantId).Select(a => a.Tier).SingleAsync()));
     }
 
+    /// <summary>Issue 14: the admin tier is a customer's limits and nothing more; the admin area opens to the operator
+    /// right, which <c>hepdb-admin operator</c> grants and revokes, and which holds from the user's next request (the
+    /// signed-in session is the same throughout: no new sign-in is needed either way).</summary>
+    [Fact]
+    public async Task The_admin_tier_opens_nothing_the_operator_right_does_and_a_revocation_holds_at_the_next_request()
+    {
+        await using var app = new HepDbApp(engines);
+        var baseUrl = app.StartRealServer();
+        var (tenantId, tenantEmail) = await DashboardAccounts.CreateAsync(app, Tier.Free);
+        var (customerId, customerEmail) = await DashboardAccounts.CreateAsync(app, Tier.Admin);
+        var page = await SignedInPageAsync(browser, baseUrl, customerEmail);
+        var paths = new[] { "/admin", "/admin/engines", "/admin/backups", "/admin/audit", $"/admin/accounts/{tenantId}", "/admin/audit?account=" + tenantId };
+
+        await AssertShutAsync(setTier: "premium");
+
+        // Granted: the same session gets in at its next request, and its posts work.
+        var granted = await OperatorTool.RunAsync(app, "operator", "grant", "--email", customerEmail);
+        Assert.True(granted.ExitCode == 0, granted.ToString());
+        await page.GotoAsync("/dashboard/database");
+        Assert.Equal(1, await page.Locator("nav a[href='/admin']").CountAsync());
+        foreach (var path in paths)
+            Assert.Equal(200, (await page.GotoAsync(path))!.Status);
+        await page.GotoAsync($"/admin/accounts/{tenantId}");
+        Assert.Contains(tenantEmail, await page.ContentAsync());
+        Assert.Equal(302, (await PostTierAsync("premium")).Status);
+        Assert.Equal(Tier.Premium, await TierAsync(tenantId));
+
+        // Revoked: shut again at the very next request, while the session itself goes on (it is still a customer's).
+        var revoked = await OperatorTool.RunAsync(app, "operator", "revoke", "--email", customerEmail);
+        Assert.True(revoked.ExitCode == 0, revoked.ToString());
+        await AssertShutAsync(setTier: "free");
+        Assert.EndsWith("/dashboard/database", page.Url);
+        Assert.Equal(Tier.Admin, await TierAsync(customerId)); // the right went, the tier (its limits) stays
+
+        async Task AssertShutAsync(string setTier)
+        {
+            var before = await TierAsync(tenantId);
+            await page.GotoAsync("/dashboard/database");
+            Assert.EndsWith("/dashboard/database", page.Url); // still signed in
+            Assert.Equal(0, await page.Locator("nav a[href='/admin']").CountAsync());
+            foreach (var path in paths)
+            {
+                var response = await page.GotoAsync(path);
+                Assert.Equal(404, response!.Status);
+                Assert.DoesNotContain(tenantEmail, await page.ContentAsync());
+            }
+            // A forged post with the user's own cookie and a valid antiforgery token changes nothing.
+            Assert.Equal(404, (await PostTierAsync(setTier)).Status);
+            Assert.Equal(before, await TierAsync(tenantId));
+            await page.GotoAsync("/dashboard/database");
+        }
+
+        async Task<IAPIResponse> PostTierAsync(string tier)
+        {
+            await page.GotoAsync("/dashboard/database/api-keys");
+            var token = await page.Locator("input[name=__RequestVerificationToken]").First.GetAttributeAsync("value");
+            return await page.APIRequest.PostAsync($"/admin/accounts/{tenantId}?handler=Tier",
+                new() { Form = page.APIRequest.CreateFormData().Append("tier", tier).Append("__RequestVerificationToken", token!), MaxRedirects = 0 });
+        }
+
+        Task<Tier> TierAsync(string accountId) => app.WithDbAsync(d => d.Accounts.Where(a => a.Id == accountId).Select(a => a.Tier).SingleAsync());
+    }
+
     [Fact]
     public async Task The_admin_area_shows_the_services_refusal_and_changes_nothing()
     {
         await using var app = new HepDbApp(engines);
         var baseUrl = app.StartRealServer();
         var (tenantId, _) = await DashboardAccounts.CreateAsync(app, Tier.Free);
-        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tier.Admin);
+        var (_, operatorEmail) = await DashboardAccounts.CreateOperatorAsync(app);
         var admin = await SignedInPageAsync(browser, baseUrl, operatorEmail);
         await admin.GotoAsync($"/admin/accounts/{tenantId}");
 
@@ -75,7 +139,7 @@ public sealed class AdminAreaTests(EngineServers engines, Browser browser) : ICl
         await using var app = new HepDbApp(engines);
         var baseUrl = app.StartRealServer();
         var (tenantId, tenantEmail) = await DashboardAccounts.CreateAsync(app, Tier.Free);
-        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tier.Admin);
+        var (_, operatorEmail) = await DashboardAccounts.CreateOperatorAsync(app);
         var key = await app.MintKeyAsync(tenantId, "tenant-ci");
         var tenantApi = app.ApiClient(key);
         var database = await app.CreateDatabaseAsync(new TestAccount(tenantId, key, tenantApi), "mariadb");

@@ -173,7 +173,7 @@ public sealed class BackupDashboardTests(EngineServers engines, Browser browser)
         });
         var email = await app.WithDbAsync(d => d.Accounts.Where(a => a.Id == tenant.Id).Select(a => a.Email).SingleAsync());
 
-        var (_, operatorEmail) = await DashboardAccounts.CreateAsync(app, Tier.Admin);
+        var (_, operatorEmail) = await DashboardAccounts.CreateOperatorAsync(app);
         var admin = await SignedInPageAsync(browser, baseUrl, operatorEmail);
         await admin.GotoAsync("/admin");
         await admin.GetByRole(AriaRole.Navigation, new() { Name = "Admin" }).GetByRole(AriaRole.Link, new() { Name = "Backups" }).ClickAsync();

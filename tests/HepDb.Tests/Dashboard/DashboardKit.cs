@@ -78,4 +78,15 @@ public static class DashboardAccounts
             .SetPasswordAsync(account, DashboardKit.Password, HepDb.Audit.Actor.Operator, CancellationToken.None));
         return (account.Id, email);
     }
+
+    /// <summary>An admin-tier account whose user holds the operator right, granted as <c>hepdb-admin operator grant</c>
+    /// does: the tier alone opens nothing.</summary>
+    public static async Task<(string AccountId, string Email)> CreateOperatorAsync(HepDbApp app, Tier tier = Tier.Admin)
+    {
+        var (accountId, email) = await CreateAsync(app, tier);
+        await using var scope = app.Services.CreateAsyncScope();
+        Assert.True((await scope.ServiceProvider.GetRequiredService<HepDb.Web.Users.DashboardUsers>()
+            .SetOperatorAsync(email, true, HepDb.Audit.Actor.Operator, CancellationToken.None)).Ok);
+        return (accountId, email);
+    }
 }

@@ -72,6 +72,58 @@ public sealed class MetadataStoreTests(EngineServers engines)
         await RoundTripAsync(new MetadataOptions { Provider = "postgres", ConnectionString = await engines.CreateMetadataDatabaseAsync() }, new HepDbOptions());
     }
 
+    [Fact]
+    public async Task Sqlite_upgrade_keeps_the_users_of_admin_tier_accounts_operators()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"hepdb-meta-{Guid.NewGuid():N}");
+        try
+        {
+            await UpgradeKeepsOperatorsAsync(new MetadataOptions { Provider = "sqlite" }, new HepDbOptions { DataDir = dir });
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Postgres_upgrade_keeps_the_users_of_admin_tier_accounts_operators()
+    {
+        await UpgradeKeepsOperatorsAsync(new MetadataOptions { Provider = "postgres", ConnectionString = await engines.CreateMetadataDatabaseAsync() }, new HepDbOptions());
+    }
+
+    /// <summary>20261207000008_OperatorRight: the operator right became a column of the user; the users of admin-tier
+    /// accounts (the operators until then) get it, nobody else does.</summary>
+    private static async Task UpgradeKeepsOperatorsAsync(MetadataOptions metadata, HepDbOptions hepdb)
+    {
+        var builder = new DbContextOptionsBuilder<HepDbContext>();
+        MetadataStore.Configure(builder, metadata, hepdb);
+        var now = new DateTime(2026, 12, 1, 12, 0, 0, DateTimeKind.Utc);
+        var accounts = new[] { (Id: Ulid.New(), Tier: "admin"), (Id: Ulid.New(), Tier: "premium"), (Id: Ulid.New(), Tier: "free") };
+        await using (var db = new HepDbContext(builder.Options))
+        {
+            await Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>(db)
+                .MigrateAsync("20261207000007_Backups");
+            foreach (var (id, tier) in accounts)
+            {
+                var email = $"{id.ToLowerInvariant()}@x.test";
+                await db.Database.ExecuteSqlAsync(
+                    $"""INSERT INTO accounts ("Id", "Email", "Tier", "CreatedAt", "Revision") VALUES ({id}, {email}, {tier}, {now}, {0L})""");
+                await db.Database.ExecuteSqlAsync(
+                    $"""INSERT INTO dashboard_users ("Id", "AccountId", "Email", "NormalizedEmail", "SecurityStamp", "AccessFailedCount", "CreatedAt") VALUES ({Ulid.New()}, {id}, {email}, {email.ToUpperInvariant()}, {"s"}, {0}, {now})""");
+            }
+            await db.Database.MigrateAsync();
+            Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+        }
+        await using (var db = new HepDbContext(builder.Options))
+        {
+            var ids = accounts.Select(a => a.Id).ToList();
+            var operators = await db.DashboardUsers.Where(u => ids.Contains(u.AccountId)).ToDictionaryAsync(u => u.AccountId, u => u.IsOperator);
+            Assert.Equal([true, false, false], accounts.Select(a => operators[a.Id]));
+        }
+    }
+
     private static async Task RoundTripAsync(MetadataOptions metadata, HepDbOptions hepdb)
     {
         var builder = new DbContextOptionsBuilder<HepDbContext>();
@@ -93,7 +145,7 @@ public sealed class MetadataStoreTests(EngineServers engines)
             db.DashboardUsers.Add(new HepDb.Web.Users.DashboardUser
             {
                 Id = Ulid.New(), AccountId = accountId, Email = $"{accountId}@x.test", NormalizedEmail = $"{accountId}@X.TEST",
-                PasswordHash = "AQAAAA…", SecurityStamp = "stamp", LockoutEndUtc = now, AccessFailedCount = 3, CreatedAt = now,
+                PasswordHash = "AQAAAA…", SecurityStamp = "stamp", LockoutEndUtc = now, AccessFailedCount = 3, IsOperator = true, CreatedAt = now,
             });
             db.DataProtectionKeys.Add(new HepDb.Web.Users.DataProtectionKey { Id = $"key-{accountId}", FriendlyName = "key", Xml = "<sealed>v1.k.x</sealed>" });
             await db.EngineSwitches.Where(e => e.Engine == HepDb.Engines.EngineKind.Postgres).ExecuteDeleteAsync();
@@ -112,7 +164,7 @@ public sealed class MetadataStoreTests(EngineServers engines)
             Assert.Equal(now, database.SizeRefreshedAt);
             Assert.Single(await db.ApiKeys.Where(k => k.AccountId == accountId).ToListAsync());
             var user = await db.DashboardUsers.SingleAsync(u => u.AccountId == accountId);
-            Assert.Equal((now, 3, "stamp"), (user.LockoutEndUtc!.Value, user.AccessFailedCount, user.SecurityStamp));
+            Assert.Equal((now, 3, "stamp", true), (user.LockoutEndUtc!.Value, user.AccessFailedCount, user.SecurityStamp, user.IsOperator));
             Assert.Equal("<sealed>v1.k.x</sealed>", (await db.DataProtectionKeys.SingleAsync(k => k.Id == $"key-{accountId}")).Xml);
             var engineSwitch = await db.EngineSwitches.SingleAsync(e => e.Engine == HepDb.Engines.EngineKind.Postgres);
             Assert.False(engineSwitch.Enabled);

@@ -216,6 +216,45 @@ public sealed class OperatorToolTests(EngineServers engines)
         Assert.Equal(["engine.enabled", "engine.disabled"], engineAudit.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')[3]));
     }
 
+    [Fact]
+    public async Task Operator_rights_are_granted_revoked_and_listed_by_user_audited_and_quickstart_grants_one()
+    {
+        await using var app = new HepDbApp(engines);
+        _ = app.Services;
+        var email = $"{Guid.NewGuid():N}@ops.test";
+        var accountId = (await RunAsync(app, "account", "create", "--email", email, "--tier", "admin")).Output.Trim();
+
+        var noUser = await RunAsync(app, "operator", "grant", "--email", email);
+        Assert.Equal(1, noUser.ExitCode);
+        Assert.Contains($"No dashboard user '{email}'.", noUser.Error);
+        app.Remember((await RunAsync(app, "user", "set-password", "--account", email, "--generate")).Output.Trim());
+        Assert.Equal("", (await RunAsync(app, "operator", "list")).Output); // the admin tier alone is no right
+
+        var granted = await RunAsync(app, "operator", "grant", "--email", email.ToUpperInvariant());
+        Assert.Equal((0, email), (granted.ExitCode, granted.Output.Trim()));
+        Assert.Equal(0, (await RunAsync(app, "operator", "grant", "--email", email)).ExitCode); // again: nothing changes
+        var listed = await RunAsync(app, "operator", "list");
+        Assert.Equal((0, $"{email}\t{accountId}\tadmin"), (listed.ExitCode, listed.Output.Trim()));
+
+        var revoked = await RunAsync(app, "operator", "revoke", "--email", email);
+        Assert.Equal((0, email), (revoked.ExitCode, revoked.Output.Trim()));
+        Assert.Equal("", (await RunAsync(app, "operator", "list")).Output);
+        Assert.Equal(1, (await RunAsync(app, "operator", "revoke", "--email", "nobody@ops.test")).ExitCode);
+
+        var audit = await RunAsync(app, "audit", "list", "--account", email, "--action", "operator.");
+        Assert.Equal(["operator.revoked", "operator.granted"], audit.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')[3]));
+
+        // quickstart's user is an operator (scripts/run.sh says so), and stays one when quickstart runs again.
+        var quick = $"{Guid.NewGuid():N}@quickstart.test";
+        foreach (var _ in new[] { 1, 2 })
+        {
+            var started = await RunAsync(app, "quickstart", "--email", quick);
+            Assert.True(started.ExitCode == 0, started.ToString());
+            foreach (var secret in started.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) app.Remember(secret.Trim());
+        }
+        Assert.StartsWith($"{quick}\t", (await RunAsync(app, "operator", "list")).Output, StringComparison.Ordinal);
+    }
+
     private static async Task ApiAnswersWithinASecondAsync(HttpClient api, int status, string? code)
     {
         var since = Stopwatch.StartNew();

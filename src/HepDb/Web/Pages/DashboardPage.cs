@@ -17,7 +17,9 @@ public abstract class DashboardPage : PageModel
 {
     public Account Account { get; private set; } = null!;
     public DashboardUser CurrentUser { get; private set; } = null!;
-    public bool IsOperator => Account.Tier == Tier.Admin;
+    /// <summary>The user's operator right (<c>hepdb-admin operator grant</c>), read with the user on every request: a
+    /// revocation shuts the admin area from the next request on. The account's tier plays no part.</summary>
+    public bool IsOperator => CurrentUser.IsOperator;
     public bool IsSuspended => Account.SuspendedAt is not null;
 
     /// <summary>Set on a page that only operators may see: anyone else gets a plain 404.</summary>

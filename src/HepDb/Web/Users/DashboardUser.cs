@@ -4,7 +4,8 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 namespace HepDb.Web.Users;
 
 /// <summary>A person who signs in to the dashboard. Every user belongs to exactly one account (created with it at
-/// sign-up); the account's tier decides whether the user is an operator (tier <c>admin</c>).</summary>
+/// sign-up). Being an operator (the admin area) is a right of the user, granted and revoked with <c>hepdb-admin operator</c>;
+/// the account's tier only sets its limits.</summary>
 public sealed class DashboardUser
 {
     public required string Id { get; init; }
@@ -17,6 +18,10 @@ public sealed class DashboardUser
     public string SecurityStamp { get; set; } = "";
     public DateTime? LockoutEndUtc { get; set; }
     public int AccessFailedCount { get; set; }
+
+    /// <summary>Whether the user may use the admin area. Read from the store on every request, so a revocation holds
+    /// from the user's next request on.</summary>
+    public bool IsOperator { get; set; }
     public DateTime CreatedAt { get; init; }
 }
 

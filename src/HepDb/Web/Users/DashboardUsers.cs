@@ -82,6 +82,33 @@ public sealed class DashboardUsers(HepDbContext db, UserManager<DashboardUser> u
         return user;
     }
 
+    /// <summary>Grants or revokes the operator right (the admin area) of the user signing in with <paramref name="email"/>,
+    /// audited as <c>operator.granted</c> / <c>operator.revoked</c> on the user's account. Nothing changes, and nothing is
+    /// recorded, when the user already is (or is not) an operator. A revocation holds from the user's next request: every
+    /// signed-in page reads the user from the store.</summary>
+    public async Task<Outcome<DashboardUser>> SetOperatorAsync(string? email, bool isOperator, Actor actor, CancellationToken ct)
+    {
+        var normalized = users.NormalizeEmail(email?.Trim());
+        var user = string.IsNullOrEmpty(normalized) ? null : await db.DashboardUsers.FirstOrDefaultAsync(u => u.NormalizedEmail == normalized, ct);
+        if (user is null) return new Problem(ErrorCode.NotFound, $"No dashboard user '{email?.Trim()}'.");
+        if (user.IsOperator == isOperator) return user;
+        user.IsOperator = isOperator;
+        db.Record(time, actor, user.AccountId, isOperator ? "operator.granted" : "operator.revoked", user.Id, user.Email);
+        await db.SaveChangesAsync(ct);
+        return user;
+    }
+
+    /// <summary>The users holding the operator right, with their accounts, by email.</summary>
+    public async Task<List<(DashboardUser User, Account Account)>> OperatorsAsync(CancellationToken ct)
+    {
+        var rows = await (from u in db.DashboardUsers.AsNoTracking()
+                          where u.IsOperator
+                          join a in db.Accounts.AsNoTracking() on u.AccountId equals a.Id
+                          orderby u.NormalizedEmail
+                          select new { u, a }).ToListAsync(ct);
+        return rows.Select(r => (r.u, r.a)).ToList();
+    }
+
     /// <summary>The user a sign-in cookie names and their account, or null when either is gone or the cookie's security
     /// stamp is no longer the user's (the password changed, or an operator reset it, since that sign-in).</summary>
     public async Task<(DashboardUser User, Account Account)?> SignedInAsync(string? userId, string? securityStamp, CancellationToken ct)
