@@ -31,6 +31,7 @@ public static class ServiceSetup
         builder.Services.AddAuthentication().AddApiKeys();
         builder.Services.AddAuthorization(o => o.AddApiKeyPolicy());
         builder.Services.AddApiRateLimits();
+        builder.Services.AddHepDbForwardedHeaders();
         builder.Services.AddOpenApi();
         return builder;
     }
@@ -100,6 +101,8 @@ public static class ServiceSetup
 
     public static WebApplication MapHepDb(this WebApplication app)
     {
+        // The real client's address before anything reads it: only from the proxies in Network (none by default).
+        app.UseHepDbForwardedHeaders();
         // One error format each side: the JSON envelope on the API, the dashboard's short page elsewhere; neither shows
         // the exception (it is logged).
         app.UseExceptionHandler(errors => errors.Run(http =>
