@@ -64,7 +64,8 @@ public sealed class OverQuotaTests(EngineServers engines)
         var cs = db.ConnectionString;
         Ok(await Clients.PsqlAsync(cs, "CREATE TABLE big (id serial PRIMARY KEY, x text); " +
             "INSERT INTO big (x) SELECT repeat('x', 1000) FROM generate_series(1, 8000); " +
-            "CREATE FUNCTION sneaky() RETURNS void LANGUAGE sql SECURITY DEFINER AS $$ INSERT INTO big (x) VALUES ('definer') $$;"));
+            "CREATE FUNCTION sneaky() RETURNS void LANGUAGE sql SECURITY DEFINER AS $$ INSERT INTO big (x) VALUES ('definer') $$; " +
+            "SELECT lo_from_bytea(424242, 'made before');"));
         await using var before = new NpgsqlConnection(TenantConnectionString(db));
         await before.OpenAsync();
 
@@ -89,6 +90,13 @@ public sealed class OverQuotaTests(EngineServers engines)
             "SELECT sneaky()",
             "CREATE TEMP TABLE tmp (id int)",
             "COPY big (x) FROM STDIN",
+            // Large objects are not tables: each way of creating or growing one.
+            "SELECT lo_create(0)",
+            "SELECT lo_creat(-1)",
+            "SELECT lo_from_bytea(0, repeat('x', 100000)::bytea)",
+            "SELECT lo_put(424242, 100000, 'grown'::bytea)",
+            "BEGIN; SELECT lowrite(lo_open(424242, 131072), 'x'::bytea); COMMIT;",
+            "\\lo_import /etc/hostname",
         })
             Refused(await Clients.PsqlAsync(cs, attempt), attempt);
 
@@ -99,7 +107,7 @@ public sealed class OverQuotaTests(EngineServers engines)
         await RunWatcherAsync(app);
         Assert.Equal(DatabaseStatus.Active, await StatusAsync(app, db.Id));
         Ok(await Clients.PsqlAsync(cs, "INSERT INTO big (x) VALUES ('back'); UPDATE big SET x = 'z'; CREATE TABLE t3 (id int); " +
-            "ALTER TABLE big ADD COLUMN y int; CREATE SCHEMA s3; SELECT sneaky();"));
+            "ALTER TABLE big ADD COLUMN y int; CREATE SCHEMA s3; SELECT sneaky(); SELECT lo_create(0); SELECT lo_put(424242, 0, 'again'::bytea);"));
         // Ownership came back exactly: the tenant owns its database and its objects again.
         Assert.Equal(db.DbUser, (await Clients.PsqlAsync(cs, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")).Output.Trim());
         Assert.Equal(db.DbUser, (await Clients.PsqlAsync(cs, "SELECT tableowner FROM pg_tables WHERE tablename = 'big'")).Output.Trim());

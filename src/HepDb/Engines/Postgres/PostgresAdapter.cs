@@ -127,6 +127,9 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
             foreach (var fn in await ListAsync(conn, "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.prosecdef AND r.rolname = $1", ct, HolderRole(spec.User)))
                 await ExecAsync(conn, $"ALTER ROUTINE {fn} OWNER TO {tenant}", ct);
             await ExecAsync(conn, $"GRANT CONNECT ON DATABASE {PostgresQuote(spec.DbName)} TO {tenant}", ct);
+            // Large objects need no table privilege: creating or writing one is refused through its functions, whose
+            // EXECUTE is per database (the catalog is), so only this database's tenant is affected.
+            await ExecAsync(conn, $"REVOKE EXECUTE ON FUNCTION {LargeObjectWriters} FROM PUBLIC, {tenant}", ct);
             foreach (var schema in schemas.Select(PostgresQuote))
             {
                 await ExecAsync(conn, $"REVOKE INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} FROM {holder}", ct);
@@ -145,6 +148,7 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
                 await ExecAsync(conn, $"GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {holder}", ct);
             }
             await ExecAsync(conn, $"REVOKE CONNECT ON DATABASE {PostgresQuote(spec.DbName)} FROM {tenant}", ct);
+            await ExecAsync(conn, $"GRANT EXECUTE ON FUNCTION {LargeObjectWriters} TO {tenant}", ct);
             await ExecAsync(conn, $"REASSIGN OWNED BY {holder} TO {tenant}", ct);
             await ExecAsync(conn, $"DROP OWNED BY {holder}", ct); // only grants to the holder remain; the role can then go
         }
@@ -165,6 +169,11 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
             if (Pattern().IsMatch(reader.GetString(0))) sizes[reader.GetString(0)] = reader.GetInt64(1);
         return new SizeScan(sizes, 1);
     }, ct);
+
+    /// <summary>The functions that create or write large objects (client-side <c>lo_import</c> and <c>lo_write</c> go
+    /// through <c>lo_creat</c>/<c>lo_create</c> and <c>lowrite</c> by the fast-path, which checks EXECUTE too).</summary>
+    private const string LargeObjectWriters =
+        "lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid), lowrite(integer, bytea), lo_put(oid, bigint, bytea)";
 
     /// <summary>The NOLOGIN role that owns a tenant's objects while it is over quota.</summary>
     internal static string HolderRole(string user) => user + "_q";
