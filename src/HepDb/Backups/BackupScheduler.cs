@@ -29,25 +29,28 @@ public sealed class BackupScheduler(
     }
 
     /// <summary>One pass; null when another replica holds the lease and <paramref name="requireLease"/> is set. Without it
-    /// (the pass at start, which must not wait for a crashed instance's lease, and an operator's run) the pass goes on
-    /// regardless: each backup and restore takes its database's own lock, so nothing is done twice at once.</summary>
+    /// (the pass at start, which must not wait for a crashed instance's lease, and an operator's run) recovery and purging
+    /// go on regardless (each takes its database's own lock, so nothing is done twice at once); the daily backups are
+    /// taken only by the lease's holder.</summary>
     public async Task<BackupPassReport?> RunOnceAsync(CancellationToken ct, bool requireLease = true)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
         var backups = scope.ServiceProvider.GetRequiredService<BackupService>();
         var ttl = Interval * 2 > MinimumLease ? Interval * 2 : MinimumLease;
-        if (!await Leases.TryAcquireAsync(db, "backups", instance.Id, ttl, Time, ct) && requireLease) return null;
+        var leased = await Leases.TryAcquireAsync(db, "backups", instance.Id, ttl, Time, ct);
+        if (!leased && requireLease) return null;
 
         var recovered = await backups.RecoverAsync(ct);
         var purged = await backups.PurgeAsync(ct);
         int taken = 0, failed = 0;
-        if (options.Value.Scheduled)
+        // Daily backups only under the lease: two replicas starting together would otherwise each take the same one.
+        if (options.Value.Scheduled && leased)
         {
             foreach (var database in await backups.DueAsync(ct))
             {
                 // Renewed between backups: a long pass must not let another replica start the same work.
-                if (!await Leases.TryAcquireAsync(db, "backups", instance.Id, ttl, Time, ct) && requireLease) break;
+                if (!await Leases.TryAcquireAsync(db, "backups", instance.Id, ttl, Time, ct)) break;
                 var outcome = await backups.RunAsync(database, BackupKind.Scheduled, Actor.Operator, ct);
                 if (outcome.Ok) taken++;
                 else if (outcome.Problem != Api.ApiErrors.DatabaseBusy) failed++;
