@@ -312,7 +312,9 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         var (exitCode, output) = await RunAsync(file, args, ct);
         if (logFile is not null) await File.WriteAllTextAsync(logFile, output, ct);
         if (exitCode != 0)
-            throw new InvalidOperationException($"{file} failed with exit code {exitCode}" + (logFile is null ? $": {output}" : $"; see {logFile}."));
+            // The last lines say why (the log may be gone with its folder by the time someone reads the message).
+            throw new InvalidOperationException($"{file} failed with exit code {exitCode}" + (logFile is null ? "" : $" (log: {logFile})") + ": " +
+                string.Join('\n', output.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(15)));
     }
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> args, CancellationToken ct)
