@@ -169,8 +169,6 @@ public sealed class BackupService(
         try
         {
             await adapter.LockAsync(spec, CancellationToken.None);
-            // The load recreates the objects as the tenant's; over-quota blocking is applied again when it is unlocked.
-            if (record.Status == DatabaseStatus.OverQuota) await adapter.SetWritesBlockedAsync(spec, false, CancellationToken.None);
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
@@ -254,7 +252,6 @@ public sealed class BackupService(
             try
             {
                 await adapter.LockAsync(spec, CancellationToken.None);
-                if (record.Status == DatabaseStatus.OverQuota) await adapter.SetWritesBlockedAsync(spec, false, CancellationToken.None);
             }
             catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
             {

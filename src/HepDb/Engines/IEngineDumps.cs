@@ -33,11 +33,12 @@ public interface IEngineDumps
     Task<DumpInfo> DumpAsync(string dbName, Stream output, bool compressed, CancellationToken ct);
 
     /// <summary>Drops the tenant database and creates it again empty, as <see cref="IEngineAdapter.CreateTenantAsync"/>
-    /// made it (owner, grants), so a load starts from nothing. The tenant's user is left as it is.</summary>
+    /// made it (owner, grants), so a load starts from nothing. The tenant's user is left as it is, and so is an
+    /// over-quota write block: it holds for the new database too.</summary>
     Task RecreateDatabaseAsync(TenantSpec spec, CancellationToken ct);
 
     /// <summary>Loads a dump HepDb made itself (<see cref="Format"/>) into the empty database as the administrator, every
-    /// object owned by the tenant's user.</summary>
+    /// object owned by the tenant's user, whether or not the tenant is over quota (its write block holds afterwards).</summary>
     Task LoadAsync(TenantSpec spec, Stream input, CancellationToken ct);
 
     /// <summary>Runs a dump the tenant brought (an import: plain SQL on either engine, or a PostgreSQL custom archive)
