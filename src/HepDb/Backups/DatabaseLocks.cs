@@ -28,7 +28,7 @@ public sealed class DatabaseLocks(IServiceScopeFactory scopes, InstanceIdentity 
         if (!await Leases.TryAcquireAsync(db, name, holder, Ttl, _time, ct))
         {
             var current = await db.Leases.AsNoTracking().Where(l => l.Name == name).Select(l => l.Holder).FirstOrDefaultAsync(ct);
-            if (current is null || !IsGone(current)) return null;
+            if (current is null || !InstanceIdentity.IsGone(current)) return null;
             var until = _time.GetUtcNow().UtcDateTime + Ttl;
             if (await db.Leases.Where(l => l.Name == name && l.Holder == current)
                     .ExecuteUpdateAsync(s => s.SetProperty(l => l.Holder, holder).SetProperty(l => l.ExpiresAt, until), ct) != 1)
@@ -43,15 +43,7 @@ public sealed class DatabaseLocks(IServiceScopeFactory scopes, InstanceIdentity 
         var now = _time.GetUtcNow().UtcDateTime;
         var name = LeaseName(databaseId);
         var lease = await db.Leases.AsNoTracking().FirstOrDefaultAsync(l => l.Name == name, ct);
-        return lease is not null && lease.ExpiresAt > now && !IsGone(lease.Holder);
-    }
-
-    /// <summary>A holder (<c>machine/pid/…</c>, see <see cref="InstanceIdentity"/>) whose process is known to have ended.</summary>
-    internal static bool IsGone(string holder)
-    {
-        var parts = holder.Split('/');
-        return parts.Length >= 3 && parts[0] == Environment.MachineName && int.TryParse(parts[1], out var pid)
-               && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}");
+        return lease is not null && lease.ExpiresAt > now && !InstanceIdentity.IsGone(lease.Holder);
     }
 
     /// <summary>A held lock, renewed in the background until disposed, then released.</summary>

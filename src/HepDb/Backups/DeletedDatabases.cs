@@ -14,8 +14,7 @@ public sealed class DeletedDatabases(HepDbContext db, DatabaseService databases,
     /// restores the final backup into it. If the restore fails, the new database is removed again.</summary>
     public async Task<Outcome<TenantDatabase>> RecoverAsync(string accountId, string backupId, Actor actor, CancellationToken ct)
     {
-        var now = time.GetUtcNow().UtcDateTime;
-        var final = (await backups.RecoverableAsync(accountId, ct)).FirstOrDefault(b => b.Id == backupId && b.ExpiresAt > now);
+        var final = (await backups.RecoverableAsync(accountId, ct)).FirstOrDefault(b => b.Id == backupId);
         if (final is null) return ApiErrors.BackupNotFound;
         var created = await databases.CreateAsync(accountId, final.DatabaseName, final.Engine.WireName(), actor, idempotencyKey: null, ct);
         if (!created.Ok) return created.Problem!;

@@ -29,6 +29,15 @@ public sealed class LeaseConfiguration : IEntityTypeConfiguration<Lease>
 public sealed class InstanceIdentity
 {
     public string Id { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Ulid.New()[^8..]}";
+
+    /// <summary>Whether the instance that wrote <paramref name="holder"/> (an <see cref="Id"/>, perhaps with a suffix) is
+    /// known to have ended: it ran on this machine, in another process, and that process is gone.</summary>
+    public static bool IsGone(string holder)
+    {
+        var parts = holder.Split('/');
+        return parts.Length >= 3 && parts[0] == Environment.MachineName && int.TryParse(parts[1], out var pid)
+               && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}");
+    }
 }
 
 public static class Leases
