@@ -69,6 +69,11 @@ public sealed class BackupService(
         return await Listed(db.Backups.AsNoTracking().Where(b => b.DatabaseId == databaseId)).ToListAsync(ct);
     }
 
+    /// <summary>The listed backups (as <see cref="ListAsync"/>) of every database of the account, by database id, in one
+    /// query: for a page that shows them all.</summary>
+    public async Task<ILookup<string, Backup>> ListByDatabaseAsync(string accountId, CancellationToken ct) =>
+        (await Listed(db.Backups.AsNoTracking().Where(b => b.AccountId == accountId)).ToListAsync(ct)).ToLookup(b => b.DatabaseId);
+
     /// <summary>Final backups of the account's deleted databases that can still be restored (the recovery window).</summary>
     public Task<List<Backup>> RecoverableAsync(string accountId, CancellationToken ct)
     {

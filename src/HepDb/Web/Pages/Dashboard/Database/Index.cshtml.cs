@@ -171,6 +171,7 @@ public sealed class IndexModel(
             OffEngines.Add((kind, engines.Availability(kind) == EngineAvailability.NotAvailable ? "no server is configured on this deployment"
                 : engines.IsSwitchedOff(kind) ? "new databases are paused by the operators; existing ones keep working"
                 : "it is not enabled on this deployment"));
+        var backupsOf = await backups.ListByDatabaseAsync(Account.Id, ct);
         foreach (var d in await databases.ListAsync(Account.Id, ct))
         {
             var kind = d.Engine;
@@ -178,8 +179,7 @@ public sealed class IndexModel(
             var host = adapter?.Server.EffectivePublicHost ?? "(engine not configured)";
             var port = adapter?.Server.EffectivePublicPort ?? 0;
             var limit = d.ConnectionLimit > 0 ? d.ConnectionLimit : Limits.ConnectionsPerUser;
-            var listed = await backups.ListAsync(Account.Id, d.Id, ct);
-            var all = listed.Ok ? listed.Value! : [];
+            var all = backupsOf[d.Id].ToList();
             Cards.Add(new DatabaseCard(d, kind, host, port, adapter?.ConnectionString(d.DbName, d.DbUser, Mask) ?? "",
                 Snippets.For(kind, host, port, d.DbName, d.DbUser, limit), access?.Database.Id == d.Id ? access : null,
                 all.Take(BackupsShown).ToList(), all.Count, adapter?.Dumps is not null));
