@@ -36,5 +36,6 @@ public static class ApiEnvelope
 [JsonSerializable(typeof(ApiEnvelope.Success<Backups.BackupEndpoints.BackupList>))]
 [JsonSerializable(typeof(ApiEnvelope.Success<Backups.BackupEndpoints.BackupCreated>))]
 [JsonSerializable(typeof(ApiEnvelope.Success<Backups.BackupEndpoints.BackupRestored>))]
+[JsonSerializable(typeof(ApiEnvelope.Success<Allowlists.AllowlistEndpoints.Allowlist>))]
 [JsonSerializable(typeof(ApiEnvelope.Failure))]
 internal sealed partial class ApiJson : JsonSerializerContext;

@@ -27,12 +27,13 @@ public enum ErrorCode
     EngineUnavailable,
     InternalError,
 
-    // SPEC §3b: the management API's extensions (backups).
+    // SPEC §3b: the management API's extensions (backups, allowlists).
     BackupLimitReached,
     DatabaseBusy,
     BackupsUnavailable,
     RestoreFailed,
     ImportFailed,
+    AllowlistUnavailable,
 
     // The dashboard and the operator tool (hepdb-admin, the admin area).
     KeyLimitReached,
@@ -53,7 +54,7 @@ public static class ErrorCodes
     /// <summary>Every code the management API can answer: SPEC §3's catalog, its extensions' (§3b), and ACCOUNT_SUSPENDED
     /// (the extensions refuse a suspended account's changes with it).</summary>
     public static readonly ErrorCode[] Api = Enum.GetValues<ErrorCode>()
-        .Where(c => c <= ErrorCode.ImportFailed || c == ErrorCode.AccountSuspended).ToArray();
+        .Where(c => c <= ErrorCode.AllowlistUnavailable || c == ErrorCode.AccountSuspended).ToArray();
 
     /// <summary>The wire name and HTTP status of <paramref name="code"/>. A unit test checks that every
     /// <see cref="ErrorCode"/> has its line here and that no two share a wire name.</summary>
@@ -81,6 +82,7 @@ public static class ErrorCodes
         ErrorCode.BackupsUnavailable => ("BACKUPS_UNAVAILABLE", 400),
         ErrorCode.RestoreFailed => ("RESTORE_FAILED", 500),
         ErrorCode.ImportFailed => ("IMPORT_FAILED", 400),
+        ErrorCode.AllowlistUnavailable => ("ALLOWLIST_UNAVAILABLE", 400),
         ErrorCode.KeyLimitReached => ("KEY_LIMIT_REACHED", 403),
         ErrorCode.AccountSuspended => ("ACCOUNT_SUSPENDED", 403),
         ErrorCode.ConfirmationMismatch => ("CONFIRMATION_MISMATCH", 400),
@@ -152,6 +154,7 @@ public static class ApiErrors
         public const string Delete = "The database is marked for deletion and is deleted once the server is back.";
         public const string Backup = "No backup was taken; try again shortly.";
         public const string Restore = "Nothing was restored and the database is as it was; try again shortly.";
+        public const string Allowlist = "The allowlist was not changed; try again shortly.";
     }
 
     /// <summary>A retry whose original create is still waiting for a slow engine server after the replay's wait.</summary>
@@ -167,7 +170,7 @@ public static class ApiErrors
     public static Problem BackupLimit(int perDay) => new(ErrorCode.BackupLimitReached,
         $"Your plan allows {perDay} backup(s) per database per day (UTC), besides the daily automatic one. Try again tomorrow.");
     public static readonly Problem DatabaseBusy = new(ErrorCode.DatabaseBusy,
-        "A backup or restore of this database is already running; try again when it has finished.");
+        "A backup, restore or allowlist change of this database is already running; try again when it has finished.");
     public static Problem BackupsUnavailable(string engine) => new(ErrorCode.BackupsUnavailable,
         $"Backups of {engine} databases are not available on this deployment (its dump tools are not installed).");
     public static readonly Problem BackupFailed = new(ErrorCode.InternalError, "The backup could not be taken; nothing was kept. Try again later.");
@@ -176,6 +179,11 @@ public static class ApiErrors
     public static readonly Problem RestoreFailed = new(ErrorCode.RestoreFailed,
         "The backup could not be restored; the database keeps the contents it had before.");
     public static Problem ImportFailed(string why) => new(ErrorCode.ImportFailed, why);
+
+    // Allowlists (SPEC §3b).
+
+    public static Problem AllowlistUnavailable(string engine) => new(ErrorCode.AllowlistUnavailable,
+        $"IP allowlists are not available for {engine} databases on this deployment (HepDb does not manage that server's access rules).");
     public static Problem ImportTooLarge(long importBytes, long freeBytes) => new(ErrorCode.StorageQuotaExceeded,
         $"The import holds {importBytes / 1_048_576.0:0.#} MB of SQL but the account has {freeBytes / 1_048_576.0:0.#} MB of storage free. Nothing was changed.");
 

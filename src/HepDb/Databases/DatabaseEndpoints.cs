@@ -1,3 +1,4 @@
+using HepDb.Allowlists;
 using HepDb.Api;
 using HepDb.Backups;
 using Microsoft.OpenApi;
@@ -47,6 +48,7 @@ public static class DatabaseEndpoints
             .WithSummary("Set a new password; the old one stops working for new logins at once.");
 
         api.MapBackupApi();
+        api.MapAllowlistApi();
 
         // Every other method on a known path (HEAD and OPTIONS too) is a 405 with the Allow header, and deletion
         // pointed to the dashboard.

@@ -18,11 +18,11 @@ public sealed class ReconcilerOptions
 }
 
 /// <summary>What one reconciler pass did.</summary>
-public sealed record ReconcileReport(int RolledBack, int Deleted, int RotationsFinished, int OrphansDropped, IReadOnlyList<string> Errors);
+public sealed record ReconcileReport(int RolledBack, int Deleted, int RotationsFinished, int OrphansDropped, IReadOnlyList<string> Errors, int AllowlistsApplied = 0);
 
 /// <summary>
 /// Converges the engines and the metadata store after crashes: rolls back provisioning that never finished, finishes
-/// deletions and password rotations, and drops engine databases/users that follow our naming for one of this store's
+/// deletions, password rotations and allowlist changes, keeps server-wide settings (<see cref="IEngineAdapter.ConvergeServerAsync"/>), and drops engine databases/users that follow our naming for one of this store's
 /// accounts but have no record (never anything of an account it does not know, so servers can be shared safely).
 /// One engine server failing does not stop the others.
 /// </summary>
@@ -60,10 +60,13 @@ public sealed class Reconciler(
             if (await TryAsync(record.Engine.WireName(), errors, () => service.FinishRotationAsync(record, adapter, record.PendingPasswordSealed!, ct))) rotations++;
         }
 
+        var allowlists = await scope.ServiceProvider.GetRequiredService<Allowlists.AllowlistService>().FinishPendingAsync(ct);
+
         foreach (var adapter in engines.Configured)
         {
             await TryAsync(adapter.Kind.WireName(), errors, async () =>
             {
+                await adapter.ConvergeServerAsync(ct);
                 // List the engine first, then the records: a database created in between has its record by then.
                 var found = await adapter.ListTenantObjectsAsync(ct);
                 var records = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind).Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
@@ -82,7 +85,7 @@ public sealed class Reconciler(
             });
         }
 
-        var report = new ReconcileReport(rolledBack, deleted, rotations, orphans, errors);
+        var report = new ReconcileReport(rolledBack, deleted, rotations, orphans, errors, allowlists);
         if (rolledBack + deleted + rotations + orphans > 0 || errors.Count > 0)
             Logger.ReconcilerPass(rolledBack, deleted, rotations, orphans, errors.Count);
         return report;

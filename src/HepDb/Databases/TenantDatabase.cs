@@ -44,6 +44,12 @@ public sealed class TenantDatabase
     public string? RestoreBackupId { get; set; }
     public string? RestoreSafetyId { get; set; }
 
+    /// <summary>The IP allowlist: allowed client ranges in canonical CIDR form, space-separated; null = from anywhere
+    /// (see <see cref="Allowlists.Cidrs"/>). <see cref="AllowlistPending"/> is set while it is being applied on the
+    /// engine (or after an attempt failed), so the reconciler applies it if the request that set it could not.</summary>
+    public string? AllowedCidrs { get; set; }
+    public bool AllowlistPending { get; set; }
+
     public long SizeBytes { get; set; }
     public DateTime? SizeRefreshedAt { get; set; }
     public DateTime CreatedAt { get; init; }
@@ -63,6 +69,7 @@ public sealed class TenantDatabaseConfiguration : IEntityTypeConfiguration<Tenan
         e.Property(x => x.PendingPasswordSealed).HasMaxLength(200);
         e.Property(x => x.Status).HasMaxLength(16);
         e.Property(x => x.Phase).HasMaxLength(16);
+        e.Property(x => x.AllowedCidrs).HasMaxLength(2500);
         e.HasIndex(x => new { x.AccountId, x.Engine, x.Slot }).IsUnique();
         e.HasIndex(x => new { x.Engine, x.DbName }).IsUnique();
         e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Restrict);

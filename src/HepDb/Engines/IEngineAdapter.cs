@@ -1,3 +1,4 @@
+using System.Net;
 using HepDb.Hosting;
 
 namespace HepDb.Engines;
@@ -76,6 +77,21 @@ public interface IEngineAdapter
 
     /// <summary>A connection string for the tenant, in the engine's URI form (SPEC §2).</summary>
     string ConnectionString(string dbName, string user, string password);
+
+    /// <summary>Whether HepDb can set allowlists on this server at all (PostgreSQL: only where it manages pg_hba.conf).</summary>
+    bool SupportsAllowlists => true;
+
+    /// <summary>Why this server cannot enforce <paramref name="cidrs"/> as an allowlist, or null when it can.</summary>
+    string? AllowlistProblem(IReadOnlyList<IPNetwork> cidrs) => null;
+
+    /// <summary>Lets the tenant's user log in only from <paramref name="cidrs"/> (empty: from anywhere), enforced by the
+    /// engine itself (MariaDB account hosts, PostgreSQL <c>pg_hba.conf</c> rules, MongoDB
+    /// <c>authenticationRestrictions</c>); sessions from addresses no longer allowed are ended. Idempotent.</summary>
+    Task SetAllowlistAsync(TenantSpec spec, IReadOnlyList<IPNetwork> cidrs, CancellationToken ct);
+
+    /// <summary>Server-wide settings HepDb keeps, run by every reconciler pass (MariaDB: the TLS requirement of every
+    /// tenant account). Cheap when nothing is to change.</summary>
+    Task ConvergeServerAsync(CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>Dump and load with the engine's own tools (backups, restores), or null when the engine has none here.</summary>
     IEngineDumps? Dumps => null;

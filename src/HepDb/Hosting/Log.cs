@@ -45,4 +45,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1042, Level = LogLevel.Warning,
         Message = "{Engine}: serving again {Ms} ms after it exited ({Exit}); restart attempt {Attempt}, {Restarts} restart(s) since HepDb started.")]
     public static partial void EngineServingAgain(this ILogger logger, string engine, long ms, string exit, int attempt, int restarts);
+
+    [LoggerMessage(EventId = 1043, Level = LogLevel.Information,
+        Message = "Local engines: renewed the servers' TLS certificate {File}; the servers have loaded it")]
+    public static partial void EngineCertificateRenewed(this ILogger logger, string file);
 }

@@ -59,8 +59,32 @@ public sealed class EngineServerOptions
     /// <summary>Extra query-string parameters added to tenant connection strings, e.g. <c>sslmode=require</c>.</summary>
     public string? ConnectionStringParameters { get; set; }
 
+    /// <summary>Whether tenant users must connect over TLS (MariaDB <c>REQUIRE SSL</c>; PostgreSQL through the server's
+    /// <c>pg_hba.conf</c>; MongoDB <c>tls=true</c>), and connection strings say so. Default: on for a local server (it
+    /// gets certificates from HepDb's private CA), off for an external one until its operator has set up TLS.</summary>
+    public bool? RequireTls { get; set; }
+
+    /// <summary>The CA certificate (PEM) that signed the server's certificate, offered to users for download so their
+    /// clients can verify the server fully. Set for a local server; for an external one, the operator's CA file.</summary>
+    public string? CaCertificateFile { get; set; }
+
+    /// <summary>PostgreSQL only: the server's <c>pg_hba.conf</c>, when HepDb may write it (same machine), to keep its
+    /// managed rules there (per-database IP allowlists). Set for a local server. Without it, allowlists are unavailable
+    /// on this server.</summary>
+    public string? HbaFile { get; set; }
+
     public string EffectivePublicHost => PublicHost ?? Host;
     public int EffectivePublicPort => PublicPort ?? Port;
+    public bool EffectiveRequireTls => RequireTls ?? Local;
+
+    /// <summary>The query string of tenant connection strings: <paramref name="first"/> (the engine's own), the TLS
+    /// parameter when TLS is required, and <see cref="ConnectionStringParameters"/>; "" when there is none.</summary>
+    public string ConnectionQuery(string tlsParameter, string? first = null)
+    {
+        var parts = new[] { first, EffectiveRequireTls ? tlsParameter : null, ConnectionStringParameters?.TrimStart('?', '&') }
+            .Where(p => !string.IsNullOrEmpty(p)).ToList();
+        return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+    }
 }
 
 /// <summary>The three engine servers.</summary>
@@ -74,4 +98,8 @@ public sealed class EnginesOptions
 
     /// <summary>Local servers only: keep writes durable (fsync). Tests turn this off for speed. Default true.</summary>
     public bool LocalDurable { get; set; } = true;
+
+    /// <summary>The local MariaDB server's cap on its shared temporary tablespace (<c>ibtmp1</c>), in MiB: temporary
+    /// tables of all tenants together cannot grow it further. Default 1024.</summary>
+    [Range(12, 1048576)] public int LocalMariaDbTemporarySpaceMb { get; set; } = 1024;
 }

@@ -13,6 +13,12 @@ public abstract class PeriodicJob(TimeProvider time, ILogger logger) : Backgroun
 
     protected abstract TimeSpan Interval { get; }
 
+    private readonly TaskCompletionSource _firstPass = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the pass at start has ended (done or failed), so a test can run its own pass knowing that
+    /// one no longer overlaps it.</summary>
+    public Task FirstPass => _firstPass.Task;
+
     protected abstract Task RunPassAsync(bool atStart, CancellationToken ct);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -30,6 +36,7 @@ public abstract class PeriodicJob(TimeProvider time, ILogger logger) : Backgroun
             {
                 Logger.JobPassFailed(e, GetType().Name);
             }
+            _firstPass.TrySetResult();
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }

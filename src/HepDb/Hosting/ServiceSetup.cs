@@ -90,6 +90,7 @@ public static class ServiceSetup
             .ResolveFolder(sp.GetRequiredService<IOptions<HepDbOptions>>().Value.ResolveDataDir())));
         s.AddSingleton<DatabaseLocks>();
         s.AddScoped<BackupService>();
+        s.AddScoped<Allowlists.AllowlistService>();
         s.AddScoped<BackupHealth>();
         s.AddScoped<DeletedDatabases>();
         s.AddSingleton<BackupScheduler>();

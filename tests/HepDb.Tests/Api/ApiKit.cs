@@ -188,7 +188,9 @@ internal static partial class Shape
         Assert.Equal(port, data.GetProperty("port").GetInt32());
         var password = data.GetProperty("password").GetString()!;
         Assert.Matches(Password(), password);
-        Assert.Equal($"{scheme}://{db.GetProperty("dbUser").GetString()}:{password}@127.0.0.1:{port}/{db.GetProperty("dbName").GetString()}",
+        // The test servers require TLS, as a local server does, so the engine's TLS parameter follows (SPEC §2).
+        var tls = engine == "mariadb" ? "?ssl-mode=REQUIRED" : "?sslmode=require";
+        Assert.Equal($"{scheme}://{db.GetProperty("dbUser").GetString()}:{password}@127.0.0.1:{port}/{db.GetProperty("dbName").GetString()}{tls}",
             data.GetProperty("connectionString").GetString());
     }
 

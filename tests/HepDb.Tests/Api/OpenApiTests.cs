@@ -28,12 +28,14 @@ public abstract class OpenApiTests(EngineServers engines)
         {
             "GET /api/v1/db/databases",
             "GET /api/v1/db/databases/{id}",
+            "GET /api/v1/db/databases/{id}/allowlist",
             "GET /api/v1/db/databases/{id}/backups",
             "GET /api/v1/db/databases/{id}/backups/{backupId}/download",
             "POST /api/v1/db/databases",
             "POST /api/v1/db/databases/{id}/backups",
             "POST /api/v1/db/databases/{id}/backups/{backupId}/restore",
             "POST /api/v1/db/databases/{id}/rotate",
+            "PUT /api/v1/db/databases/{id}/allowlist",
         }, operations);
 
         var paths = doc.GetProperty("paths");
@@ -69,6 +71,8 @@ public abstract class OpenApiTests(EngineServers engines)
             [("/api/v1/db/databases/{id}/backups", "post")] = ["400", "401", "403", "404", "409", "415", "429", "500", "503"],
             [("/api/v1/db/databases/{id}/backups/{backupId}/download", "get")] = ["401", "403", "404", "429", "500"],
             [("/api/v1/db/databases/{id}/backups/{backupId}/restore", "post")] = ["400", "401", "403", "404", "409", "415", "429", "500", "503"],
+            [("/api/v1/db/databases/{id}/allowlist", "get")] = ["401", "404", "429", "500"],
+            [("/api/v1/db/databases/{id}/allowlist", "put")] = ["400", "401", "403", "404", "409", "413", "415", "429", "500", "503"],
         };
         foreach (var ((path, method), failures) in expected)
         {

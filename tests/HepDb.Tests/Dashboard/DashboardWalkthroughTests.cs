@@ -66,7 +66,7 @@ public sealed class DashboardWalkthroughTests(EngineServers engines, Browser bro
         var password = (await card.Locator(".password").TextContentAsync())!.Trim();
         var connection = (await card.Locator(".connection-string").TextContentAsync())!.Trim();
         app.Remember(password);
-        Assert.Equal($"mysql://{(await card.Locator(".dbuser").TextContentAsync())!.Trim()}:{password}@127.0.0.1:{engines.Engines.MariaDb.Port}/{dbName}", connection);
+        Assert.Equal($"mysql://{(await card.Locator(".dbuser").TextContentAsync())!.Trim()}:{password}@127.0.0.1:{engines.Engines.MariaDb.Port}/{dbName}?ssl-mode=REQUIRED", connection);
         var connected = await Clients.MariaDbAsync(connection, "CREATE TABLE notes (id INT PRIMARY KEY); INSERT INTO notes VALUES (1); SELECT COUNT(*) FROM notes;");
         Assert.True(connected.Ok, connected.ToString());
         Assert.Equal("1", connected.Output.Trim());

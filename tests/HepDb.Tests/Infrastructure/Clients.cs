@@ -15,14 +15,16 @@ public static class Clients
     public static Task<ClientResult> PsqlAsync(string connectionString, string sql) =>
         RunAsync("psql", ["-X", "-v", "ON_ERROR_STOP=1", "-At", "-d", connectionString, "-c", sql], null);
 
-    /// <summary>Runs SQL with the mariadb client using the parts of a <c>mysql://</c> connection string. The password goes
-    /// through MYSQL_PWD so it is not on a command line.</summary>
-    public static Task<ClientResult> MariaDbAsync(string connectionString, string sql)
+    /// <summary>Runs SQL with the mariadb client using the parts of a <c>mysql://</c> connection string, as a user would:
+    /// <c>ssl-mode=REQUIRED</c> in it becomes <c>--ssl</c>. The password goes through MYSQL_PWD so it is not on a command
+    /// line. <paramref name="options"/> go before the rest (e.g. <c>--skip-ssl</c>, <c>--ssl-verify-server-cert</c>).</summary>
+    public static Task<ClientResult> MariaDbAsync(string connectionString, string sql, params string[] options)
     {
         var uri = new Uri(connectionString);
         var userInfo = uri.UserInfo.Split(':', 2);
         var db = uri.AbsolutePath.TrimStart('/');
-        return RunAsync("mariadb", ["--no-defaults", "--batch", "--skip-column-names", "-h", uri.Host, "-P", uri.Port.ToString(),
+        var tls = uri.Query.Contains("ssl-mode=REQUIRED", StringComparison.Ordinal) && options.Length == 0 ? new[] { "--ssl" } : [];
+        return RunAsync("mariadb", ["--no-defaults", .. options, .. tls, "--batch", "--skip-column-names", "-h", uri.Host, "-P", uri.Port.ToString(),
             "-u", Uri.UnescapeDataString(userInfo[0]), .. db.Length > 0 ? new[] { "-D", db } : [], "-e", sql],
             new() { ["MYSQL_PWD"] = Uri.UnescapeDataString(userInfo[1]) });
     }

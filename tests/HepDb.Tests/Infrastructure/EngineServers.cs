@@ -71,6 +71,12 @@ public sealed class EngineServers : IAsyncLifetime
         ["Engines:MariaDb:Local"] = "false",
         ["Engines:MariaDb:Port"] = Engines.MariaDb.Port.ToString(),
         ["Engines:MariaDb:AdminPassword"] = Engines.MariaDb.AdminPassword,
+        // TLS as on a local server: required of tenants, with the test servers' private CA.
+        ["Engines:MariaDb:RequireTls"] = "true",
+        ["Engines:MariaDb:CaCertificateFile"] = Engines.MariaDb.CaCertificateFile,
+        ["Engines:Postgres:RequireTls"] = "true",
+        ["Engines:Postgres:CaCertificateFile"] = Engines.Postgres.CaCertificateFile,
+        ["Engines:Postgres:HbaFile"] = Engines.Postgres.HbaFile,
         ["Engines:Postgres:Local"] = "false",
         ["Engines:Postgres:Port"] = Engines.Postgres.Port.ToString(),
         ["Engines:Postgres:AdminPassword"] = Engines.Postgres.AdminPassword,

@@ -34,6 +34,7 @@ public sealed class MongoCommandTests : IAsyncLifetime
     {
         _adapter = new MongoAdapter(new EngineServerOptions
         {
+            Local = false, // an external server (the fake) without TLS
             Host = "127.0.0.1",
             Port = _fake.Port,
             AdminUser = "hepdb_admin",
@@ -112,6 +113,19 @@ public sealed class MongoCommandTests : IAsyncLifetime
 
         Assert.Equal(["dropUser", "killAllSessionsByPattern", "dropDatabase", "dropAllRolesFromDatabase", "dropAllUsersFromDatabase"],
             _fake.Commands.Select(c => c.Name).ToArray());
+    }
+
+    [Fact]
+    public async Task An_allowlist_is_authenticationRestrictions_with_the_ranges_and_ends_the_sessions()
+    {
+        await _adapter.SetAllowlistAsync(Spec, [System.Net.IPNetwork.Parse("203.0.113.0/24"), System.Net.IPNetwork.Parse("2001:db8::/32")], Ct);
+        await _adapter.SetAllowlistAsync(Spec, [], Ct);
+
+        AssertSent(
+            $$"""admin: {"updateUser":"{{User}}","authenticationRestrictions":[{"clientSource":["203.0.113.0/24","2001:db8::/32"]}]}""",
+            $$"""admin: {"killAllSessionsByPattern":[{"users":[{"user":"{{User}}","db":"admin"}]}]}""",
+            $$"""admin: {"updateUser":"{{User}}","authenticationRestrictions":[]}""",
+            $$"""admin: {"killAllSessionsByPattern":[{"users":[{"user":"{{User}}","db":"admin"}]}]}""");
     }
 
     [Fact]
@@ -332,7 +346,7 @@ public sealed class MongoCommandTests : IAsyncLifetime
     {
         Assert.Equal($"mongodb://{User}:{Password}@db.example.test:27017/{Db}?authSource=admin", _adapter.ConnectionString(Db, User, Password));
 
-        var tls = new MongoAdapter(new EngineServerOptions { Host = "10.0.0.5", Port = 37017, ConnectionStringParameters = "tls=true" });
+        var tls = new MongoAdapter(new EngineServerOptions { Local = false, Host = "10.0.0.5", Port = 37017, ConnectionStringParameters = "tls=true" });
         Assert.Equal($"mongodb://{User}:{Password}@10.0.0.5:37017/{Db}?authSource=admin&tls=true", tls.ConnectionString(Db, User, Password));
     }
 

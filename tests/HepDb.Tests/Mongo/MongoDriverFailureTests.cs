@@ -23,6 +23,7 @@ public sealed class MongoDriverFailureTests
 
     private static MongoAdapter Adapter(int port, string? adminPassword = null, double timeoutSeconds = 5) => new(new EngineServerOptions
     {
+        Local = false, // an external server (the fake) without TLS
         Host = "127.0.0.1",
         Port = port,
         AdminUser = "hepdb_admin",
@@ -188,6 +189,7 @@ public sealed class MongoLocalAdminTests
     private static EngineServerOptions Server(int port) => new()
     {
         Host = "127.0.0.1", Port = port, AdminUser = "hepdb_admin", AdminPassword = "AdminPw0123456789", ConnectTimeout = TimeSpan.FromSeconds(5),
+        RequireTls = false, // the fake speaks no TLS
     };
 
     [Fact]

@@ -51,6 +51,7 @@ public sealed class MongoRealServerTests : IAsyncLifetime
         var uri = RequireUri();
         return _adapter ??= new MongoAdapter(new EngineServerOptions
         {
+            Local = false,
             Host = uri.Server.Host,
             Port = uri.Server.Port,
             AdminUser = uri.Username,

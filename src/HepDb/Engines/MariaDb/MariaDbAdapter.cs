@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -11,8 +12,12 @@ namespace HepDb.Engines.MariaDb;
 /// <summary>
 /// MariaDB tenants: <c>CREATE DATABASE</c> plus one user <c>'du…'@'%'</c> with database-level privileges on exactly that
 /// database (the '_' in the grant pattern escaped, so it matches no other tenant), no global privileges (so it cannot
-/// see other databases, read files or create users), and <c>MAX_USER_CONNECTIONS</c> from the tier. Passwords reach the
-/// server only as their <c>mysql_native_password</c> hash, so no cleartext lands in server logs.
+/// see other databases, read files or create users), <c>MAX_USER_CONNECTIONS</c> from the tier and <c>REQUIRE SSL</c>
+/// when the server requires TLS. Passwords reach the server only as their <c>mysql_native_password</c> hash, so no
+/// cleartext lands in server logs.
+/// <para>An IP allowlist replaces the <c>'%'</c> host of the user by one account per allowed range
+/// (<c>'du…'@'203.0.113.0/255.255.255.0'</c>), each a copy of the others (password, limit, TLS, lock, grants); every
+/// operation applies to all of a user's accounts.</para>
 /// <para>Admin work goes through one pooled <see cref="MySqlDataSource"/> per server (MySqlConnector), async end to
 /// end. A pooled connection is reset (one round trip) when it is taken, inside <c>ConnectionTimeout</c>, so a server
 /// that stopped answering is found out at open time, within the timeout, before anything is sent.</para>
@@ -70,45 +75,88 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
     /// first refusal, which the caller undoes like any half-done creation.</summary>
     public Task CreateTenantAsync(TenantSpec spec, CancellationToken ct) => RunAsync(c =>
     {
-        var user = Account(spec.User);
+        var user = Account(spec.User, AnyHost);
         var hash = Literal(NativePasswordHash(spec.Password));
         return ExecAsync(c, string.Join(";\n",
             $"CREATE DATABASE IF NOT EXISTS {MariaDbQuote(spec.DbName)} {DatabaseOptions}",
-            $"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY PASSWORD {hash} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}",
+            $"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY PASSWORD {hash} {TlsClause} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}",
             // Converge a user left by an earlier, interrupted attempt to exactly this password and limit.
-            $"ALTER USER {user} IDENTIFIED BY PASSWORD {hash} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}",
+            $"ALTER USER {user} IDENTIFIED BY PASSWORD {hash} {TlsClause} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}",
             $"GRANT {TenantPrivileges} ON {MariaDbGrantPattern(spec.DbName)}.* TO {user}"), ct);
     }, ct);
 
     public Task DropTenantAsync(string dbName, string user, CancellationToken ct) => RunAsync(async c =>
     {
-        var account = Account(user);
-        if (await ScalarAsync(c, $"SELECT COUNT(*) FROM mysql.user WHERE User = '{Require(user)}' AND Host = '%'", ct) != "0")
-        {
-            await ExecAsync(c, $"ALTER USER {account} ACCOUNT LOCK", ct);
-            await KillSessionsAsync(c, user, ct);
-        }
+        var accounts = await AccountsAsync(c, user, ct);
+        foreach (var account in accounts) await ExecAsync(c, $"ALTER USER {account} ACCOUNT LOCK", ct);
+        if (accounts.Count > 0) await KillSessionsAsync(c, user, ct);
         await ExecAsync(c, $"DROP DATABASE IF EXISTS {MariaDbQuote(dbName)}", ct);
-        await ExecAsync(c, $"DROP USER IF EXISTS {account}", ct);
+        foreach (var account in accounts) await ExecAsync(c, $"DROP USER IF EXISTS {account}", ct);
     }, ct);
 
-    public Task SetPasswordAsync(string user, string password, CancellationToken ct) => RunAsync(c =>
-        ExecAsync(c, $"ALTER USER {Account(user)} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(password))}", ct), ct);
+    public Task SetPasswordAsync(string user, string password, CancellationToken ct) => RunAsync(async c =>
+    {
+        foreach (var account in await AccountsAsync(c, user, ct))
+            await ExecAsync(c, $"ALTER USER {account} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(password))}", ct);
+    }, ct);
 
-    public Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct) => RunAsync(c =>
-        ExecAsync(c, $"ALTER USER {Account(spec.User)} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}", ct), ct);
+    public Task SetConnectionLimitAsync(TenantSpec spec, CancellationToken ct) => RunAsync(async c =>
+    {
+        foreach (var account in await AccountsAsync(c, spec.User, ct))
+            await ExecAsync(c, $"ALTER USER {account} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit}", ct);
+    }, ct);
 
     public Task LockAsync(TenantSpec spec, CancellationToken ct) => RunAsync(async c =>
     {
-        await ExecAsync(c, $"ALTER USER {Account(spec.User)} ACCOUNT LOCK", ct);
+        foreach (var account in await AccountsAsync(c, spec.User, ct)) await ExecAsync(c, $"ALTER USER {account} ACCOUNT LOCK", ct);
         await KillSessionsAsync(c, spec.User, ct);
     }, ct);
 
     public Task UnlockAsync(TenantSpec spec, bool writesBlocked, CancellationToken ct) => RunAsync(async c =>
     {
         await ApplyWriteGrantsAsync(c, spec, writesBlocked, ct);
-        await ExecAsync(c, $"ALTER USER {Account(spec.User)} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(spec.Password))} " +
-                           $"WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit} ACCOUNT UNLOCK", ct);
+        foreach (var account in await AccountsAsync(c, spec.User, ct))
+            await ExecAsync(c, $"ALTER USER {account} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(spec.Password))} " +
+                               $"{TlsClause} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit} ACCOUNT UNLOCK", ct);
+    }, ct);
+
+    /// <summary>IPv4 ranges become netmask hosts; MariaDB has no IPv6 netmask, so an IPv6 entry must be one address.</summary>
+    public string? AllowlistProblem(IReadOnlyList<IPNetwork> cidrs) =>
+        cidrs.Where(n => n.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 && n.PrefixLength != 128)
+            .Select(n => $"MariaDB can allow IPv6 clients only one address at a time (/128), not {n}.").FirstOrDefault();
+
+    /// <summary>Adds an account for each newly allowed range as a copy of an existing one (<c>SHOW CREATE USER</c> and
+    /// <c>SHOW GRANTS</c> carry its password, limit, TLS, lock and write block), then drops the accounts no longer
+    /// allowed and ends their sessions. New accounts come first, so the user never has none.</summary>
+    public Task SetAllowlistAsync(TenantSpec spec, IReadOnlyList<IPNetwork> cidrs, CancellationToken ct) => RunAsync(async c =>
+    {
+        var wanted = (cidrs.Count == 0 ? [AnyHost] : cidrs.Select(HostOf)).Select(h => Account(spec.User, h)).ToList();
+        var current = await AccountsAsync(c, spec.User, ct);
+        if (current.Count == 0) throw new EngineCommandException(Kind, "1133", $"The user {spec.User} does not exist.");
+        var template = current.Contains(wanted[0]) ? wanted[0] : current[0];
+        var create = await ScalarAsync(c, $"SHOW CREATE USER {template}", ct) ?? "";
+        var grants = (await QueryAsync(c, $"SHOW GRANTS FOR {template}", ct)).Select(r => r[0]!).ToList();
+        var templateName = Backticked(template);
+        foreach (var account in wanted.Except(current))
+        {
+            await ExecAsync(c, create.Replace(templateName, Backticked(account), StringComparison.Ordinal), ct);
+            foreach (var grant in grants) await ExecAsync(c, grant.Replace(templateName, Backticked(account), StringComparison.Ordinal), ct);
+        }
+        foreach (var account in current.Except(wanted))
+        {
+            await ExecAsync(c, $"DROP USER IF EXISTS {account}", ct);
+            await ExecAsync(c, $"KILL HARD USER {account}", ct);
+        }
+    }, ct);
+
+    /// <summary>Keeps every tenant account's TLS requirement as the server's setting says (REQUIRE SSL, or none), so
+    /// databases made before TLS was required follow it too. One query when nothing is to change.</summary>
+    public Task ConvergeServerAsync(CancellationToken ct) => RunAsync(async c =>
+    {
+        var wrong = Server.EffectiveRequireTls ? "ssl_type <> 'ANY'" : "ssl_type <> ''";
+        foreach (var row in await QueryAsync(c, $"SELECT User, Host FROM mysql.user WHERE User LIKE 'du%' AND {wrong}", ct))
+            if (Pattern().IsMatch(row[0]!))
+                await ExecAsync(c, $"ALTER USER {Account(row[0]!, row[1]!)} {TlsClause}", ct);
     }, ct);
 
     /// <summary>MariaDB privileges are not owner-based and the tenant has no GRANT OPTION, so a REVOKE cannot be undone
@@ -133,7 +181,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
     public Task<TenantObjects> ListTenantObjectsAsync(CancellationToken ct) => RunAsync(async c =>
     {
         var databases = (await QueryAsync(c, "SHOW DATABASES", ct)).Select(r => r[0]!).Where(n => Pattern().IsMatch(n)).ToList();
-        var users = (await QueryAsync(c, "SELECT User FROM mysql.user WHERE Host = '%'", ct)).Select(r => r[0]!).Where(n => Pattern().IsMatch(n)).ToList();
+        var users = (await QueryAsync(c, "SELECT DISTINCT User FROM mysql.user", ct)).Select(r => r[0]!).Where(n => Pattern().IsMatch(n)).ToList();
         return new TenantObjects(databases, users);
     }, ct);
 
@@ -155,7 +203,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
 
     public string ConnectionString(string dbName, string user, string password) =>
         $"mysql://{user}:{password}@{Server.EffectivePublicHost}:{Server.EffectivePublicPort}/{dbName}"
-        + (string.IsNullOrEmpty(Server.ConnectionStringParameters) ? "" : "?" + Server.ConnectionStringParameters);
+        + Server.ConnectionQuery("ssl-mode=REQUIRED");
 
     /// <summary>The <c>mysql_native_password</c> hash: <c>*</c> + upper-case hex of SHA1(SHA1(password)).</summary>
 #pragma warning disable CA5350 // SHA-1 is what mysql_native_password is defined as; the server compares this exact hash.
@@ -184,18 +232,42 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
     private static async Task ApplyWriteGrantsAsync(MySqlConnection c, TenantSpec spec, bool blocked, CancellationToken ct)
     {
         var on = $"{MariaDbGrantPattern(spec.DbName)}.*";
-        await ExecAsync(c, $"GRANT {TenantPrivileges} ON {on} TO {Account(spec.User)}", ct);
-        if (blocked) await ExecAsync(c, $"REVOKE {GrowthPrivileges} ON {on} FROM {Account(spec.User)}", ct);
+        foreach (var account in await AccountsAsync(c, spec.User, ct))
+        {
+            await ExecAsync(c, $"GRANT {TenantPrivileges} ON {on} TO {account}", ct);
+            if (blocked) await ExecAsync(c, $"REVOKE {GrowthPrivileges} ON {on} FROM {account}", ct);
+        }
     }
 
-    private static string Account(string user) => $"'{Require(user)}'@'%'";
+    private const string AnyHost = "%";
+
+    private string TlsClause => Server.EffectiveRequireTls ? "REQUIRE SSL" : "REQUIRE NONE";
+
+    private static string Account(string user, string host) => $"'{Require(user)}'@'{host.Replace("'", "''", StringComparison.Ordinal)}'";
+
+    /// <summary>The account as SHOW CREATE USER and SHOW GRANTS print it.</summary>
+    private static string Backticked(string account) => account.Replace('\'', '`');
+
+    /// <summary>Every account of the user: <c>'%'</c>, or one per allowed range.</summary>
+    private static async Task<List<string>> AccountsAsync(MySqlConnection c, string user, CancellationToken ct) =>
+        (await QueryAsync(c, $"SELECT Host FROM mysql.user WHERE User = '{Require(user)}' ORDER BY Host", ct)).Select(r => Account(user, r[0]!)).ToList();
+
+    /// <summary>The host part MariaDB matches a client address against: an IPv4 range as address/netmask (one address
+    /// alone), an IPv6 address as itself.</summary>
+    internal static string HostOf(IPNetwork range)
+    {
+        if (range.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 || range.PrefixLength == 32) return range.BaseAddress.ToString();
+        var mask = range.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - range.PrefixLength);
+        return $"{range.BaseAddress}/{new IPAddress([(byte)(mask >> 24), (byte)(mask >> 16), (byte)(mask >> 8), (byte)mask])}";
+    }
 
     /// <summary>Locking or revoking does not affect open sessions, so they are killed. KILL USER is repeated once to
     /// catch a connection that was mid-handshake during the first pass.</summary>
     internal static async Task KillSessionsAsync(MySqlConnection c, string user, CancellationToken ct)
     {
-        await ExecAsync(c, $"KILL HARD USER {Account(user)}", ct);
-        await ExecAsync(c, $"KILL HARD USER {Account(user)}", ct);
+        // A user name alone (no host) means every account of the user.
+        await ExecAsync(c, $"KILL HARD USER '{Require(user)}'", ct);
+        await ExecAsync(c, $"KILL HARD USER '{Require(user)}'", ct);
     }
 
     /// <summary>Statements go as text: DDL takes no placeholders, so callers build SQL only from names that passed

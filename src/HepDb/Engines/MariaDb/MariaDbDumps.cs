@@ -81,8 +81,11 @@ internal sealed class MariaDbDumps(MariaDbAdapter adapter) : IEngineDumps
         if (Server.Host.StartsWith('/'))
             s.Append("protocol=socket\nsocket=").Append(DumpTool.OptionValue(Server.Host)).Append('\n');
         else
+        {
             s.Append("protocol=tcp\nhost=").Append(DumpTool.OptionValue(Server.Host)).Append('\n')
              .Append("port=").Append(Server.Port.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            if (Server.EffectiveRequireTls) s.Append("ssl\n"); // tenant users must (REQUIRE SSL); the admin may as well
+        }
         return s.ToString();
     }
 }

@@ -128,6 +128,18 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
             { "mechanisms", Mechanisms() },
         }), ct);
 
+    /// <summary>MongoDB's own per-user rule: <c>authenticationRestrictions</c> with the allowed ranges as
+    /// <c>clientSource</c> (an empty list lifts it). Open connections stay authenticated, so the user's sessions are
+    /// ended as well.</summary>
+    public Task SetAllowlistAsync(TenantSpec spec, IReadOnlyList<System.Net.IPNetwork> cidrs, CancellationToken ct) => AdminAsync(async run =>
+    {
+        var restrictions = cidrs.Count == 0
+            ? new BsonArray()
+            : new BsonArray { new BsonDocument("clientSource", new BsonArray(cidrs.Select(c => c.ToString()))) };
+        await run("admin", new BsonDocument { { "updateUser", Require(spec.User) }, { "authenticationRestrictions", restrictions } });
+        await run("admin", KillSessions(spec.User));
+    }, ct);
+
     /// <summary>Deliberately a no-op that does not contact the server: MongoDB has no per-user connection limit to set.
     /// The tier's limit lives in HepDb's metadata and the quota watcher enforces it with
     /// <see cref="EnforceConnectionLimitsAsync"/>.</summary>
@@ -307,8 +319,7 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
     /// <summary><c>mongodb://USER:PASSWORD@HOST:PORT/DBNAME?authSource=admin</c> (SPEC §2). Passwords are [A-Za-z0-9] and
     /// names [a-z0-9_], so nothing needs percent-encoding.</summary>
     public string ConnectionString(string dbName, string user, string password) =>
-        $"mongodb://{user}:{password}@{Server.EffectivePublicHost}:{Server.EffectivePublicPort}/{dbName}?authSource=admin"
-        + (string.IsNullOrEmpty(Server.ConnectionStringParameters) ? "" : "&" + Server.ConnectionStringParameters.TrimStart('&', '?'));
+        $"mongodb://{user}:{password}@{Server.EffectivePublicHost}:{Server.EffectivePublicPort}/{dbName}" + Server.ConnectionQuery("tls=true", "authSource=admin");
 
     /// <summary>
     /// For a private local <c>mongod --auth</c> (LocalEngineServers): makes sure the admin user exists with the configured
@@ -450,6 +461,11 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
             Credential = credential,
             ApplicationName = "hepdb",
             ServerSelectionTimeout = Server.ConnectTimeout,
+            UseTls = Server.EffectiveRequireTls,
+            SslSettings = Server.EffectiveRequireTls && Server.CaCertificateFile is { } ca ? new SslSettings
+            {
+                ServerCertificateValidationCallback = (_, certificate, _, errors) => Security.CaTrust.Accepts(ca, certificate, errors),
+            } : null,
             ConnectTimeout = Server.ConnectTimeout,
             // Admin commands such as dropDatabase can take a while on a busy server, but never minutes.
             SocketTimeout = Server.ConnectTimeout > TimeSpan.FromSeconds(30) ? Server.ConnectTimeout : TimeSpan.FromSeconds(30),

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using HepDb.Hosting;
 using Npgsql;
@@ -17,12 +18,14 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
     private readonly NpgsqlDataSource _admin;
     private readonly SemaphoreSlim _hardenOnce = new(1, 1);
     private bool _hardened;
+    private readonly PgHbaFile? _hba;
 
     public PostgresAdapter(EngineServerOptions server)
     {
         Server = server;
         _admin = NpgsqlDataSource.Create(AdminConnectionString("postgres"));
         Dumps = new PostgresDumps(this);
+        _hba = string.IsNullOrEmpty(server.HbaFile) ? null : new PgHbaFile(server.HbaFile, server.EffectiveRequireTls);
     }
 
     public EngineKind Kind => EngineKind.Postgres;
@@ -81,7 +84,66 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         await ExecAsync(conn, $"DROP DATABASE IF EXISTS {PostgresQuote(dbName)} WITH (FORCE)", ct);
         await ExecAsync(conn, $"DROP ROLE IF EXISTS {PostgresQuote(HolderRole(user))}", ct);
         await ExecAsync(conn, $"DROP ROLE IF EXISTS {PostgresQuote(user)}", ct);
+        await SetHbaRulesAsync(user, [], ct);
     }, ct);
+
+    /// <summary>Allowlists live in the server's <c>pg_hba.conf</c>, which HepDb can only write when it is told where the
+    /// file is (<see cref="EngineServerOptions.HbaFile"/>; set for a local server).</summary>
+    public bool SupportsAllowlists => _hba is not null;
+
+    /// <summary>The rules go to HepDb's block of <c>pg_hba.conf</c>, which is checked and reloaded; then the user's
+    /// sessions from addresses no longer allowed are ended.</summary>
+    public async Task SetAllowlistAsync(TenantSpec spec, IReadOnlyList<IPNetwork> cidrs, CancellationToken ct)
+    {
+        if (_hba is null)
+        {
+            if (cidrs.Count == 0) return; // nothing was ever set here
+            throw new EngineCommandException(Kind, "pg_hba", "HepDb does not manage this server's pg_hba.conf (Engines:Postgres:HbaFile).");
+        }
+        await SetHbaRulesAsync(spec.User, _hba.RulesFor(spec.DbName, spec.User, cidrs), ct);
+        if (cidrs.Count == 0) return;
+        await RunAsync(async conn =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND NOT (client_addr IS NOT NULL AND client_addr <<= ANY($2::inet[]))", conn);
+            cmd.Parameters.AddWithValue(spec.User);
+            cmd.Parameters.AddWithValue(cidrs.Select(c => c.ToString()).ToArray());
+            await cmd.ExecuteNonQueryAsync(ct);
+        }, ct);
+    }
+
+    private async Task SetHbaRulesAsync(string user, IEnumerable<string> rules, CancellationToken ct)
+    {
+        if (_hba is null) return;
+        try
+        {
+            await _hba.SetRulesAsync(user, rules, OpenUnpooledAdminAsync, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EngineCommandException(Kind, "pg_hba", $"{_hba.Path}: {e.Message}", e);
+        }
+        catch (PostgresException e)
+        {
+            throw new EngineCommandException(Kind, e.SqlState, e.MessageText, e);
+        }
+    }
+
+    /// <summary>A new session (not from the pool), which sees the configuration as loaded now.</summary>
+    private async Task<NpgsqlConnection> OpenUnpooledAdminAsync(CancellationToken ct)
+    {
+        var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(AdminConnectionString("postgres")) { Pooling = false }.ConnectionString);
+        try
+        {
+            await conn.OpenAsync(ct);
+            return conn;
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            await conn.DisposeAsync();
+            throw new EngineUnavailableException(Kind, e.Message, e);
+        }
+    }
 
     public Task SetPasswordAsync(string user, string password, CancellationToken ct) => RunAsync(conn =>
         ExecAsync(conn, $"ALTER ROLE {PostgresQuote(user)} PASSWORD {Literal(ScramVerifier.Compute(password))}", ct), ct);
@@ -197,7 +259,7 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
 
     public string ConnectionString(string dbName, string user, string password) =>
         $"postgresql://{user}:{password}@{Server.EffectivePublicHost}:{Server.EffectivePublicPort}/{dbName}"
-        + (string.IsNullOrEmpty(Server.ConnectionStringParameters) ? "" : "?" + Server.ConnectionStringParameters);
+        + Server.ConnectionQuery("sslmode=require");
 
     /// <summary>Opens an admin connection to <paramref name="database"/> (for work inside a tenant database).</summary>
     internal async Task<NpgsqlConnection> OpenAdminAsync(string database, CancellationToken ct)

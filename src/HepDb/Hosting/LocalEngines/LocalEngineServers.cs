@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using HepDb.Engines;
 using HepDb.Engines.MariaDb;
+using HepDb.Engines.Postgres;
 using HepDb.Security;
 using MySqlConnector;
 using Npgsql;
@@ -23,17 +24,31 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
     /// <summary>Whether MongoDB can run locally: only when a <c>mongod</c> binary is on PATH.</summary>
     public static string? FindMongod() => FindOnPath("mongod");
 
-    /// <summary>Fills in admin credentials of local servers (generated once, then read from the data folder).</summary>
+    /// <summary>Fills in what HepDb knows of its local servers: admin credentials (generated once, then read from the
+    /// data folder), the private CA's certificate and, for PostgreSQL, the pg_hba.conf HepDb manages.</summary>
     public static void ApplyLocalCredentials(EnginesOptions engines, string dataDir)
     {
+        var enginesDir = Path.Combine(dataDir, "engines");
         foreach (var (kind, server) in Servers(engines))
-            if (server.Local && string.IsNullOrEmpty(server.AdminPassword))
-                server.AdminPassword = ReadOrCreateSecret(Path.Combine(dataDir, "engines", kind.WireName(), "admin-password"));
+        {
+            if (!server.Local) continue;
+            if (string.IsNullOrEmpty(server.AdminPassword))
+                server.AdminPassword = ReadOrCreateSecret(Path.Combine(enginesDir, kind.WireName(), "admin-password"));
+            if (server.EffectiveRequireTls) server.CaCertificateFile ??= LocalCertificates.Files(enginesDir).CaCertificate;
+        }
+        if (engines.Postgres.Local) engines.Postgres.HbaFile ??= Path.Combine(enginesDir, "postgres", "data", "pg_hba.conf");
     }
+
+    /// <summary>The names the local servers' certificate must carry: each server's host and public host.</summary>
+    private IEnumerable<string> TlsNames() =>
+        Servers(engines).Where(s => s.Item2.Local).SelectMany(s => new[] { s.Item2.Host, s.Item2.PublicHost ?? "" });
+
+    private bool AnyTls => Servers(engines).Any(s => s.Item2.Local && s.Item2.EffectiveRequireTls);
 
     public async Task StartAsync(CancellationToken ct)
     {
         ApplyLocalCredentials(engines, dataDir);
+        if (AnyTls) LocalCertificates.Ensure(EnginesDir, TlsNames(), DateTimeOffset.UtcNow);
         if (engines.MariaDb.Local)
             await StartSupervisedAsync(EngineKind.MariaDb, Path.Combine(EnginesDir, "mariadb", "error.log"), c => StartMariaDbAsync(engines.MariaDb, c), ct);
         if (engines.Postgres.Local)
@@ -43,6 +58,29 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
             if (FindMongod() is { } mongod)
                 await StartSupervisedAsync(EngineKind.Mongo, Path.Combine(EnginesDir, "mongo", "server.log"), c => StartMongoAsync(mongod, engines.Mongo, c), ct);
             else logger.MongoNotInstalled();
+        }
+        if (AnyTls) _supervisors.Add(Task.Run(() => RenewCertificatesDailyAsync(_stopping.Token), CancellationToken.None));
+    }
+
+    private async Task RenewCertificatesDailyAsync(CancellationToken ct)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromDays(1), ct);
+                try
+                {
+                    await RenewCertificatesAsync(ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.JobPassFailed(e, "TLS certificate renewal"); // tried again the next day, 29 days before it expires
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -79,6 +117,10 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
             $"--log-error={Path.Combine(dir, "error.log")}", "--skip-log-bin", "--innodb-buffer-pool-size=64M",
             "--innodb-log-file-size=8M", "--max-connections=1000", "--innodb-stats-on-metadata=OFF",
             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+            // Temporary tables: InnoDB only (an Aria or MEMORY one would sit in files or memory nothing bounds), and the
+            // shared temporary tablespace capped, so tenants together cannot fill the disk with them.
+            "--enforce-storage-engine=InnoDB", $"--innodb-temp-data-file-path=ibtmp1:12M:autoextend:max:{engines.LocalMariaDbTemporarySpaceMb}M",
+            .. o.EffectiveRequireTls ? MariaDbTlsArguments() : [],
             .. engines.LocalDurable ? Array.Empty<string>() : ["--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", "--sync-frm=0"],
         ];
         _running.Add(SupervisedProcess.Start("mariadbd", "TERM", Path.Combine(dir, "server.log"), args));
@@ -172,16 +214,76 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
             }
             logger.PostgresInitialised(data, sw.ElapsedMilliseconds);
         }
+        await WritePostgresHbaAsync(o, Path.Combine(data, "pg_hba.conf"), ct);
+        if (o.EffectiveRequireTls) await CopyPostgresCertificateAsync(run, ct);
         string[] args =
         [
             "setpriv", .. AsPostgres, Path.Combine(bin, "postgres"), "-D", data, "-p", o.Port.ToString(), "-k", run,
             "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=500", "-c", "password_encryption=scram-sha-256",
+            .. o.EffectiveRequireTls
+                ? ["-c", "ssl=on", "-c", $"ssl_cert_file={Path.Combine(run, "server.pem")}", "-c", $"ssl_key_file={Path.Combine(run, "server.key")}"]
+                : Array.Empty<string>(),
             .. engines.LocalDurable ? Array.Empty<string>() : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
         ];
         // SIGINT is PostgreSQL's "fast" shutdown: it ends sessions instead of waiting for clients to leave.
         _running.Add(SupervisedProcess.Start("postgres", "INT", Path.Combine(dir, "server.log"), args));
         await WaitUntilAsync("PostgreSQL", () => TryPostgres(o), ct);
         logger.PostgresListening(o.Port);
+    }
+
+    /// <summary>The whole pg_hba.conf (<see cref="PgHbaFile.LocalFile"/>), HepDb's allowlist block carried over from the
+    /// file as it was. Written before every start, so a changed TLS setting or administrator applies.</summary>
+    private static async Task WritePostgresHbaAsync(EngineServerOptions o, string path, CancellationToken ct)
+    {
+        var block = File.Exists(path) ? PgHbaFile.BlockOf(await File.ReadAllTextAsync(path, ct)) : [];
+        await File.WriteAllTextAsync(path, PgHbaFile.LocalFile(o.AdminUser ?? "postgres", o.EffectiveRequireTls, block), ct);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await RunToEndAsync("chown", ["postgres:postgres", path], null, ct);
+    }
+
+    /// <summary>PostgreSQL reads its key as the postgres user and wants it private to that user: a copy in its own folder.</summary>
+    private async Task CopyPostgresCertificateAsync(string run, CancellationToken ct)
+    {
+        var tls = LocalCertificates.Files(EnginesDir);
+        foreach (var (from, name) in new[] { (tls.ServerCertificate, "server.pem"), (tls.ServerKey, "server.key") })
+        {
+            var to = Path.Combine(run, name);
+            File.Copy(from, to, overwrite: true);
+            File.SetUnixFileMode(to, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            await RunToEndAsync("chown", ["postgres:postgres", to], null, ct);
+        }
+    }
+
+    private string[] MariaDbTlsArguments()
+    {
+        var tls = LocalCertificates.Files(EnginesDir);
+        return [$"--ssl-ca={tls.CaCertificate}", $"--ssl-cert={tls.ServerCertificate}", $"--ssl-key={tls.ServerKey}"];
+    }
+
+    /// <summary>Renews the local servers' certificate when it is due (see <see cref="LocalCertificates"/>) and has the
+    /// running servers load it: MariaDB <c>FLUSH SSL</c>, PostgreSQL a configuration reload. Run daily while HepDb runs.</summary>
+    public async Task RenewCertificatesAsync(CancellationToken ct)
+    {
+        if (!AnyTls || !LocalCertificates.Ensure(EnginesDir, TlsNames(), DateTimeOffset.UtcNow)) return;
+        if (engines.MariaDb.Local && engines.MariaDb.EffectiveRequireTls)
+        {
+            await using var c = OpenMariaDbSocket(Path.Combine(EnginesDir, "mariadb", "run", "mysqld.sock"), engines.MariaDb.AdminPassword, TimeSpan.FromSeconds(5));
+            await MariaDbAdapter.ExecAsync(c, "FLUSH SSL", ct);
+        }
+        if (engines.Postgres.Local && engines.Postgres.EffectiveRequireTls)
+        {
+            await CopyPostgresCertificateAsync(Path.Combine(EnginesDir, "postgres", "run"), ct);
+            await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
+            {
+                Host = "127.0.0.1", Port = engines.Postgres.Port, Username = engines.Postgres.AdminUser ?? "postgres",
+                Password = engines.Postgres.AdminPassword, Database = "postgres", Pooling = false, Timeout = 5,
+            }.ConnectionString);
+            await conn.OpenAsync(ct);
+            await using var cmd = new NpgsqlCommand("SELECT pg_reload_conf()", conn);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        var renewed = LocalCertificates.Files(EnginesDir).ServerCertificate;
+        logger.EngineCertificateRenewed(renewed);
     }
 
     /// <summary>The postgres user must be able to pass through every folder above its own, and a data folder under
@@ -225,8 +327,18 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         var dir = Path.Combine(EnginesDir, "mongo");
         var data = Path.Combine(dir, "data");
         Directory.CreateDirectory(data);
+        string[] tls = [];
+        if (o.EffectiveRequireTls)
+        {
+            // mongod takes the certificate and its key in one file.
+            var files = LocalCertificates.Files(EnginesDir);
+            var combined = Path.Combine(dir, "server-with-key.pem");
+            await File.WriteAllTextAsync(combined, await File.ReadAllTextAsync(files.ServerCertificate, ct) + await File.ReadAllTextAsync(files.ServerKey, ct), ct);
+            File.SetUnixFileMode(combined, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            tls = ["--tlsMode", "requireTLS", "--tlsCertificateKeyFile", combined, "--tlsAllowConnectionsWithoutCertificates"];
+        }
         _running.Add(SupervisedProcess.Start("mongod", "TERM", Path.Combine(dir, "server.log"),
-            [mongod, "--auth", "--bind_ip", "127.0.0.1", "--port", o.Port.ToString(), "--dbpath", data]));
+            [mongod, "--auth", "--bind_ip", "127.0.0.1", "--port", o.Port.ToString(), "--dbpath", data, .. tls]));
         await WaitUntilAsync("MongoDB", () => TryTcp(o.Port), ct);
         await HepDb.Engines.Mongo.MongoAdapter.EnsureLocalAdminAsync(o, ct); // through the localhost exception, first start only
         logger.MongoListening(o.Port);

@@ -1,4 +1,6 @@
+using System.Net;
 using HepDb.Accounts;
+using HepDb.Allowlists;
 using HepDb.Backups;
 using HepDb.Databases;
 using HepDb.Engines;
@@ -12,14 +14,18 @@ namespace HepDb.Web.Pages.Dashboard.Database;
 
 /// <summary>One database as its card shows it. <see cref="Access"/> is set only when the password was just revealed,
 /// rotated or created in this response. <see cref="Backups"/> are the newest few (complete and failed), of
-/// <see cref="BackupCount"/> listed; <see cref="CanBackUp"/> says whether this deployment has the engine's dump tools.</summary>
+/// <see cref="BackupCount"/> listed; <see cref="CanBackUp"/> says whether this deployment has the engine's dump tools.
+/// <see cref="Allowed"/> is the IP allowlist (empty: any address), <see cref="CanAllowlist"/> whether the engine's server
+/// takes allowlists here; <see cref="CaDownload"/> is the CA certificate's download name when the server requires TLS and
+/// HepDb has its CA file, else null.</summary>
 public sealed record DatabaseCard(TenantDatabase Record, EngineKind Kind, string Host, int Port, string MaskedConnectionString,
-    IReadOnlyList<Snippet> Snippets, DatabaseAccess? Access, IReadOnlyList<Backup> Backups, int BackupCount, bool CanBackUp);
+    IReadOnlyList<Snippet> Snippets, DatabaseAccess? Access, IReadOnlyList<Backup> Backups, int BackupCount, bool CanBackUp,
+    IReadOnlyList<IPNetwork> Allowed, bool CanAllowlist, string? CaDownload);
 
 [ImportUploadLimits]
 public sealed class IndexModel(
     DatabaseService databases, AccountService accounts, EngineRegistry engines, BackupService backups, DeletedDatabases deletedDatabases,
-    IOptions<BackupsOptions> backupOptions, TimeProvider time) : DashboardPage
+    AllowlistService allowlists, IOptions<BackupsOptions> backupOptions, TimeProvider time) : DashboardPage
 {
     public const string Mask = "••••••••";
 
@@ -51,6 +57,12 @@ public sealed class IndexModel(
     /// <summary>The engines not offered, with why, so the form can say it.</summary>
     public List<(EngineKind Kind, string Why)> OffEngines { get; } = [];
     public DateTime Now => time.GetUtcNow().UtcDateTime;
+
+    /// <summary>A refused allowlist change, shown on its card after the redirect (<see cref="AllowlistErrorFor"/> is the
+    /// database's id) with the text that was sent, so it can be corrected rather than typed again.</summary>
+    [TempData] public string? AllowlistErrorFor { get; set; }
+    [TempData] public string? AllowlistError { get; set; }
+    [TempData] public string? AllowlistDraft { get; set; }
 
     [BindProperty] public string? Name { get; set; }
     [BindProperty] public string? Engine { get; set; }
@@ -145,6 +157,34 @@ public sealed class IndexModel(
         return Done($"Imported {Format.Bytes(sql)} of SQL into {database.Name} ({database.DbName}).");
     }
 
+    /// <summary>"Save" of a card's allowed IP addresses: one range or address per line (blank lines do not count); none
+    /// allows any address. The service checks the entries and applies the list on the engine; a refusal is shown on the
+    /// card and changes nothing.</summary>
+    public async Task<IActionResult> OnPostAllowlistAsync(string id, string? ranges, CancellationToken ct)
+    {
+        var entries = (ranges ?? "").Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var set = await allowlists.SetAsync(Account.Id, id, entries, Actor, ct);
+        if (!set.Ok)
+        {
+            (AllowlistErrorFor, AllowlistError, AllowlistDraft) = (id, set.Problem!.Message, ranges);
+            return RedirectToPage(null, null, $"allowlist-{id}");
+        }
+        var name = (await databases.ListAsync(Account.Id, ct)).FirstOrDefault(d => d.Id == id)?.Name ?? id;
+        return Done(set.Value!.Count == 0
+            ? $"{name} accepts connections from any address again."
+            : $"{name} now accepts connections only from {string.Join(", ", set.Value)}.");
+    }
+
+    /// <summary>The CA certificate (PEM) that signed an engine server's certificate, for clients to verify the server
+    /// (the snippets name it <see cref="CaCertificates.DownloadName"/>); 404 when HepDb has none for that engine. It is
+    /// public, but served only to signed-in users like the rest of the card: no anonymous route tells who asks which
+    /// engines this deployment runs.</summary>
+    public IActionResult OnGetCaCertificate(string? engine)
+    {
+        if (!EngineKinds.TryParse(engine, out var kind) || CaCertificates.Path(engines.Find(kind)?.Server) is not { } path) return NotFound();
+        return PhysicalFile(path, "application/x-pem-file", CaCertificates.DownloadName(kind));
+    }
+
     /// <summary>"Restore into a new database": a deleted database's final backup, into a new database in a free slot.</summary>
     public async Task<IActionResult> OnPostRecoverAsync(string backupId, CancellationToken ct)
     {
@@ -180,9 +220,11 @@ public sealed class IndexModel(
             var port = adapter?.Server.EffectivePublicPort ?? 0;
             var limit = d.ConnectionLimit > 0 ? d.ConnectionLimit : Limits.ConnectionsPerUser;
             var all = backupsOf[d.Id].ToList();
+            var tls = SnippetTls.Of(kind, adapter?.Server);
             Cards.Add(new DatabaseCard(d, kind, host, port, adapter?.ConnectionString(d.DbName, d.DbUser, Mask) ?? "",
-                Snippets.For(kind, host, port, d.DbName, d.DbUser, limit), access?.Database.Id == d.Id ? access : null,
-                all.Take(BackupsShown).ToList(), all.Count, adapter?.Dumps is not null));
+                Snippets.For(kind, host, port, d.DbName, d.DbUser, limit, tls), access?.Database.Id == d.Id ? access : null,
+                all.Take(BackupsShown).ToList(), all.Count, adapter?.Dumps is not null,
+                Cidrs.Load(d.AllowedCidrs), adapter?.SupportsAllowlists == true, tls.CaFile));
         }
         Recoverable.AddRange(await backups.RecoverableAsync(Account.Id, ct));
     }
