@@ -140,7 +140,7 @@ public sealed class BackupDashboardTests(EngineServers engines, Browser browser)
         await owner.GotoAsync("/dashboard/database");
         card = Card(owner, "owned");
         Assert.True(await card.GetByRole(AriaRole.Button, new() { Name = "Back up now" }).IsDisabledAsync());
-        Assert.Equal(0, await card.GetByRole(AriaRole.Link, new() { Name = "Download" }).CountAsync());
+        Assert.Equal(0, await card.GetByRole(AriaRole.Link, new() { Name = "Download", Exact = true }).CountAsync());
         await owner.GotoAsync($"/dashboard/database?handler=Download&id={ownerDbId}&backupId={backupId}");
         Assert.Equal(HepDb.Api.ApiErrors.AccountSuspended.Message, await ErrorAsync(owner));
         Assert.Equal(0, await app.WithDbAsync(d => d.AuditLog.CountAsync(a => a.Action == "backup.downloaded")));
