@@ -130,20 +130,7 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
     }
 
     /// <summary>A new session (not from the pool), which sees the configuration as loaded now.</summary>
-    private async Task<NpgsqlConnection> OpenUnpooledAdminAsync(CancellationToken ct)
-    {
-        var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(AdminConnectionString("postgres")) { Pooling = false }.ConnectionString);
-        try
-        {
-            await conn.OpenAsync(ct);
-            return conn;
-        }
-        catch (Exception e) when (IsUnreachable(e))
-        {
-            await conn.DisposeAsync();
-            throw new EngineUnavailableException(Kind, e.Message, e);
-        }
-    }
+    private Task<NpgsqlConnection> OpenUnpooledAdminAsync(CancellationToken ct) => OpenAdminAsync("postgres", ct, pooled: false);
 
     public Task SetPasswordAsync(string user, string password, CancellationToken ct) => RunAsync(conn =>
         ExecAsync(conn, $"ALTER ROLE {PostgresQuote(user)} PASSWORD {Literal(ScramVerifier.Compute(password))}", ct), ct);
@@ -262,9 +249,9 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         + Server.ConnectionQuery("sslmode=require");
 
     /// <summary>Opens an admin connection to <paramref name="database"/> (for work inside a tenant database).</summary>
-    internal async Task<NpgsqlConnection> OpenAdminAsync(string database, CancellationToken ct)
+    internal async Task<NpgsqlConnection> OpenAdminAsync(string database, CancellationToken ct, bool pooled = true)
     {
-        var conn = new NpgsqlConnection(AdminConnectionString(database));
+        var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(AdminConnectionString(database)) { Pooling = pooled }.ConnectionString);
         try
         {
             await conn.OpenAsync(ct);
