@@ -38,11 +38,13 @@ public interface IEngineDumps
     Task RecreateDatabaseAsync(TenantSpec spec, CancellationToken ct);
 
     /// <summary>Loads a dump HepDb made itself (<see cref="Format"/>) into the empty database as the administrator, every
-    /// object owned by the tenant's user, whether or not the tenant is over quota (its write block holds afterwards).</summary>
+    /// object owned by the tenant's user, whether or not the tenant is over quota (its write block holds afterwards).
+    /// Afterwards the engine's size figures are current (a measurement right after sees the loaded data).</summary>
     Task LoadAsync(TenantSpec spec, Stream input, CancellationToken ct);
 
     /// <summary>Runs a dump the tenant brought (an import: plain SQL on either engine, or a PostgreSQL custom archive)
     /// into its database <b>as the tenant's own user</b>, never as the administrator, so the file can do nothing the
-    /// tenant could not do itself. PostgreSQL runs it in one transaction; MariaDB statement by statement.</summary>
+    /// tenant could not do itself. PostgreSQL runs it in one transaction; MariaDB statement by statement. Afterwards the
+    /// engine's size figures are current.</summary>
     Task ImportAsync(TenantSpec spec, Stream input, DumpFormat format, CancellationToken ct);
 }

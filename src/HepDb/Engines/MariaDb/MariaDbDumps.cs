@@ -51,12 +51,29 @@ internal sealed class MariaDbDumps(MariaDbAdapter adapter) : IEngineDumps
         await MariaDbAdapter.ExecAsync(c, $"CREATE DATABASE {db} {MariaDbAdapter.DatabaseOptions}", ct);
     }, ct);
 
-    public Task LoadAsync(TenantSpec spec, Stream input, CancellationToken ct) =>
-        RunClientAsync(spec.DbName, OptionFile(Server.AdminUser ?? "root", Server.AdminPassword), Server.AdminPassword, input, ct);
+    public async Task LoadAsync(TenantSpec spec, Stream input, CancellationToken ct)
+    {
+        await RunClientAsync(spec.DbName, OptionFile(Server.AdminUser ?? "root", Server.AdminPassword), Server.AdminPassword, input, ct);
+        await RefreshStatisticsAsync(spec.DbName, ct);
+    }
 
-    public Task ImportAsync(TenantSpec spec, Stream input, DumpFormat format, CancellationToken ct) => format == DumpFormat.PlainSql
-        ? RunClientAsync(spec.DbName, OptionFile(spec.User, spec.Password), spec.Password, input, ct)
-        : throw new EngineCommandException(Kind, "format", "MariaDB imports plain SQL (.sql or .sql.gz) only.");
+    public async Task ImportAsync(TenantSpec spec, Stream input, DumpFormat format, CancellationToken ct)
+    {
+        if (format != DumpFormat.PlainSql) throw new EngineCommandException(Kind, "format", "MariaDB imports plain SQL (.sql or .sql.gz) only.");
+        await RunClientAsync(spec.DbName, OptionFile(spec.User, spec.Password), spec.Password, input, ct);
+        await RefreshStatisticsAsync(spec.DbName, ct);
+    }
+
+    /// <summary>InnoDB's sizes in information_schema follow its statistics, which a fresh load leaves to a background
+    /// thread; ANALYZE TABLE makes them current, so the measurement right after a restore or import is the real one.</summary>
+    private Task RefreshStatisticsAsync(string dbName, CancellationToken ct) => adapter.RunAsync(async c =>
+    {
+        var tables = await MariaDbAdapter.QueryAsync(c, "SELECT table_name FROM information_schema.TABLES " +
+            $"WHERE table_schema = '{Require(dbName)}' AND table_type = 'BASE TABLE'", ct);
+        if (tables.Count == 0) return;
+        var names = string.Join(", ", tables.Select(t => $"{MariaDbQuote(dbName)}.`{t[0]!.Replace("`", "``", StringComparison.Ordinal)}`"));
+        await MariaDbAdapter.QueryAsync(c, $"ANALYZE TABLE {names}", ct);
+    }, ct);
 
     private Task RunClientAsync(string dbName, string credentials, string? secret, Stream input, CancellationToken ct)
     {

@@ -251,7 +251,7 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
     /// <summary>Opens an admin connection to <paramref name="database"/> (for work inside a tenant database).</summary>
     internal async Task<NpgsqlConnection> OpenAdminAsync(string database, CancellationToken ct, bool pooled = true)
     {
-        var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(AdminConnectionString(database)) { Pooling = pooled }.ConnectionString);
+        var conn = new NpgsqlConnection(AdminConnectionString(database, pooled));
         try
         {
             await conn.OpenAsync(ct);
@@ -296,8 +296,11 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         }
     }
 
-    private string AdminConnectionString(string database) => new NpgsqlConnectionStringBuilder
+    /// <summary>The admin connection string for <paramref name="database"/>; the same text each time, so that
+    /// <see cref="ClearAdminPool"/> finds the pool <see cref="OpenAdminAsync"/> used.</summary>
+    private string AdminConnectionString(string database, bool pooled = true) => new NpgsqlConnectionStringBuilder
     {
+        Pooling = pooled,
         Host = Server.Host,
         Port = Server.Port,
         Username = Server.AdminUser ?? "postgres",
