@@ -114,8 +114,9 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
 
     public Task UnlockAsync(TenantSpec spec, bool writesBlocked, CancellationToken ct) => RunAsync(async c =>
     {
-        await ApplyWriteGrantsAsync(c, spec, writesBlocked, ct);
-        foreach (var account in await AccountsAsync(c, spec.User, ct))
+        var accounts = await AccountsAsync(c, spec.User, ct);
+        await ApplyWriteGrantsAsync(c, accounts, spec.DbName, writesBlocked, ct);
+        foreach (var account in accounts)
             await ExecAsync(c, $"ALTER USER {account} IDENTIFIED BY PASSWORD {Literal(NativePasswordHash(spec.Password))} " +
                                $"{TlsClause} WITH MAX_USER_CONNECTIONS {spec.ConnectionLimit} ACCOUNT UNLOCK", ct);
     }, ct);
@@ -133,7 +134,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
         var wanted = (cidrs.Count == 0 ? [AnyHost] : cidrs.Select(HostOf)).Select(h => Account(spec.User, h)).ToList();
         var current = await AccountsAsync(c, spec.User, ct);
         if (current.Count == 0) throw new EngineCommandException(Kind, "1133", $"The user {spec.User} does not exist.");
-        var template = current.Contains(wanted[0]) ? wanted[0] : current[0];
+        var template = current[0]; // every account of the user is a copy of the others
         var create = await ScalarAsync(c, $"SHOW CREATE USER {template}", ct) ?? "";
         var grants = (await QueryAsync(c, $"SHOW GRANTS FOR {template}", ct)).Select(r => r[0]!).ToList();
         var templateName = Backticked(template);
@@ -163,7 +164,7 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
     /// by the tenant. Database privileges are cached per session, hence the KILL.</summary>
     public Task SetWritesBlockedAsync(TenantSpec spec, bool blocked, CancellationToken ct) => RunAsync(async c =>
     {
-        await ApplyWriteGrantsAsync(c, spec, blocked, ct);
+        await ApplyWriteGrantsAsync(c, await AccountsAsync(c, spec.User, ct), spec.DbName, blocked, ct);
         await KillSessionsAsync(c, spec.User, ct);
     }, ct);
 
@@ -229,10 +230,10 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
             ApplicationName = "hepdb",
         }.ConnectionString;
 
-    private static async Task ApplyWriteGrantsAsync(MySqlConnection c, TenantSpec spec, bool blocked, CancellationToken ct)
+    private static async Task ApplyWriteGrantsAsync(MySqlConnection c, List<string> accounts, string dbName, bool blocked, CancellationToken ct)
     {
-        var on = $"{MariaDbGrantPattern(spec.DbName)}.*";
-        foreach (var account in await AccountsAsync(c, spec.User, ct))
+        var on = $"{MariaDbGrantPattern(dbName)}.*";
+        foreach (var account in accounts)
         {
             await ExecAsync(c, $"GRANT {TenantPrivileges} ON {on} TO {account}", ct);
             if (blocked) await ExecAsync(c, $"REVOKE {GrowthPrivileges} ON {on} FROM {account}", ct);

@@ -273,11 +273,7 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         if (engines.Postgres.Local && engines.Postgres.EffectiveRequireTls)
         {
             await CopyPostgresCertificateAsync(Path.Combine(EnginesDir, "postgres", "run"), ct);
-            await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
-            {
-                Host = "127.0.0.1", Port = engines.Postgres.Port, Username = engines.Postgres.AdminUser ?? "postgres",
-                Password = engines.Postgres.AdminPassword, Database = "postgres", Pooling = false, Timeout = 5,
-            }.ConnectionString);
+            await using var conn = new NpgsqlConnection(PostgresAdminConnectionString(engines.Postgres, timeoutSeconds: 5));
             await conn.OpenAsync(ct);
             await using var cmd = new NpgsqlCommand("SELECT pg_reload_conf()", conn);
             await cmd.ExecuteNonQueryAsync(ct);
@@ -300,15 +296,18 @@ public sealed partial class LocalEngineServers(string dataDir, EnginesOptions en
         }
     }
 
+    /// <summary>The local server's administrator over loopback, unpooled (start-up and maintenance work only).</summary>
+    private static string PostgresAdminConnectionString(EngineServerOptions o, int timeoutSeconds) => new NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1", Port = o.Port, Username = o.AdminUser ?? "postgres", Password = o.AdminPassword,
+        Database = "postgres", Pooling = false, Timeout = timeoutSeconds,
+    }.ConnectionString;
+
     private static bool TryPostgres(EngineServerOptions o)
     {
         try
         {
-            using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
-            {
-                Host = "127.0.0.1", Port = o.Port, Username = o.AdminUser ?? "postgres", Password = o.AdminPassword,
-                Database = "postgres", Pooling = false, Timeout = 2,
-            }.ConnectionString);
+            using var conn = new NpgsqlConnection(PostgresAdminConnectionString(o, timeoutSeconds: 2));
             conn.Open();
             return true;
         }
