@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
+using HepDb.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace HepDb.Api;
@@ -44,6 +45,7 @@ public static class ApiRateLimits
             o.GlobalLimiter = PartitionedRateLimiter.CreateChained(perIp, perKey);
             o.OnRejected = (context, _) =>
             {
+                Telemetry.RateLimitHit("requests");
                 if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait))
                     context.HttpContext.Response.Headers.RetryAfter = RetryAfterSeconds(wait);
                 return new ValueTask(ApiEnvelope.WriteAsync(context.HttpContext, ApiErrors.RateLimited));
@@ -72,10 +74,16 @@ public sealed class FailedAuthentications(IOptions<RateLimitOptions> options, Ti
     public TimeSpan? Blocked(string? ip)
     {
         using var look = _windows.AttemptAcquire(ip ?? "unknown", 0);
-        return look.IsAcquired ? null : look.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
+        if (look.IsAcquired) return null;
+        Telemetry.RateLimitHit("failed_auth"); // every caller refuses the request when it is blocked
+        return look.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
     }
 
-    public void Record(string? ip) => _windows.AttemptAcquire(ip ?? "unknown").Dispose();
+    public void Record(string? ip)
+    {
+        Telemetry.AuthenticationFailed();
+        _windows.AttemptAcquire(ip ?? "unknown").Dispose();
+    }
 
     public void Dispose() => _windows.Dispose();
 }

@@ -429,6 +429,7 @@ public sealed class BackupService(
         }
         backup.CompletedAt = time.GetUtcNow().UtcDateTime;
         backup.DurationMs = watch.ElapsedMilliseconds;
+        Telemetry.Backup(record.Engine, kind.WireName(), backup.Status == BackupStatus.Complete);
         backup.Holder = null;
         if (backup.Status == BackupStatus.Complete && kind is BackupKind.Manual or BackupKind.Final)
             db.Record(time, actor, record.AccountId, kind == BackupKind.Final ? "backup.final" : "backup.created", record.Id, backup.Id);

@@ -55,6 +55,15 @@ public sealed class DatabaseService(
     public async Task<Outcome<DatabaseAccess>> CreateAsync(string accountId, string? name, string? engine, Actor actor,
         string? idempotencyKey, CancellationToken ct)
     {
+        var created = await CreateOnceAsync(accountId, name, engine, actor, idempotencyKey, ct);
+        var kind = ValidateEngine(engine);
+        Counted(created.Value?.Database.Id, kind.Ok ? kind.Value.WireName() : "unknown", "create", created.Problem);
+        return created;
+    }
+
+    private async Task<Outcome<DatabaseAccess>> CreateOnceAsync(string accountId, string? name, string? engine, Actor actor,
+        string? idempotencyKey, CancellationToken ct)
+    {
         if (ValidateName(name) is { } nameProblem) return nameProblem;
         var kind = ValidateEngine(engine);
         if (!kind.Ok) return kind.Problem!;
@@ -94,7 +103,10 @@ public sealed class DatabaseService(
 
     /// <summary>Hands out the password the engine takes: when a rotation is pending (in flight, or cut short by a crash),
     /// it is finished first, so the password revealed is never one that does not log in.</summary>
-    public async Task<Outcome<DatabaseAccess>> RevealAsync(string accountId, string id, Actor actor, CancellationToken ct)
+    public async Task<Outcome<DatabaseAccess>> RevealAsync(string accountId, string id, Actor actor, CancellationToken ct) =>
+        await CountedAsync(accountId, id, "reveal", await RevealOnceAsync(accountId, id, actor, ct), a => a.Database.Engine, ct);
+
+    private async Task<Outcome<DatabaseAccess>> RevealOnceAsync(string accountId, string id, Actor actor, CancellationToken ct)
     {
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
@@ -120,7 +132,10 @@ public sealed class DatabaseService(
     /// cut short by a crash) that one is finished instead of waited for: its password is as new as this one would be,
     /// and setting it again does no harm to a request still running it. A crash between the steps is finished by the
     /// next reveal, rotate or reconciler pass.</summary>
-    public async Task<Outcome<DatabaseAccess>> RotateAsync(string accountId, string id, Actor actor, CancellationToken ct)
+    public async Task<Outcome<DatabaseAccess>> RotateAsync(string accountId, string id, Actor actor, CancellationToken ct) =>
+        await CountedAsync(accountId, id, "rotate", await RotateOnceAsync(accountId, id, actor, ct), a => a.Database.Engine, ct);
+
+    private async Task<Outcome<DatabaseAccess>> RotateOnceAsync(string accountId, string id, Actor actor, CancellationToken ct)
     {
         var record = await FindReadyAsync(accountId, id, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;
@@ -165,7 +180,26 @@ public sealed class DatabaseService(
     }
 
     /// <summary>Dashboard only. <paramref name="confirmation"/> must be the database's name, typed by the user.</summary>
-    public async Task<Outcome<TenantDatabase>> DeleteAsync(string accountId, string id, string? confirmation, Actor actor, CancellationToken ct)
+    public async Task<Outcome<TenantDatabase>> DeleteAsync(string accountId, string id, string? confirmation, Actor actor, CancellationToken ct) =>
+        await CountedAsync(accountId, id, "delete", await DeleteOnceAsync(accountId, id, confirmation, actor, ct), d => d.Engine.WireName(), ct);
+
+    /// <summary>Counts an operation on database <paramref name="id"/> (<see cref="Telemetry.DatabaseOperation"/>); its
+    /// engine comes from the result, or, for a refusal, from the record if the caller's account has one.</summary>
+    private async Task<Outcome<T>> CountedAsync<T>(string accountId, string id, string operation, Outcome<T> outcome, Func<T, string> engineOf, CancellationToken ct)
+    {
+        var engine = outcome.Ok ? engineOf(outcome.Value!)
+            : (await db.Databases.AsNoTracking().Where(d => d.Id == id && d.AccountId == accountId).Select(d => (EngineKind?)d.Engine).FirstOrDefaultAsync(ct))?.WireName() ?? "unknown";
+        Counted(id, engine, operation, outcome.Problem);
+        return outcome;
+    }
+
+    private void Counted(string? databaseId, string engine, string operation, Problem? problem)
+    {
+        Telemetry.DatabaseOperation(engine, operation, problem);
+        if (problem is null) logger.DatabaseOperationDone(databaseId ?? "", engine, operation);
+    }
+
+    private async Task<Outcome<TenantDatabase>> DeleteOnceAsync(string accountId, string id, string? confirmation, Actor actor, CancellationToken ct)
     {
         var record = await db.Databases.FirstOrDefaultAsync(d => d.Id == id && d.AccountId == accountId && d.Phase != DatabasePhase.Provisioning, ct);
         if (record is null) return ApiErrors.DatabaseNotFound;

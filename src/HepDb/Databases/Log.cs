@@ -12,6 +12,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Undoing {DbName} failed ({Error}); the reconciler will roll it back")]
     public static partial void UndoFailed(this ILogger logger, string dbName, string error);
 
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Database {DatabaseId} on {Engine}: {Operation} done")]
+    public static partial void DatabaseOperationDone(this ILogger logger, string databaseId, string engine, string operation);
+
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Dropping {DbName} failed ({Error}); the reconciler will finish it")]
     public static partial void DropFailed(this ILogger logger, string dbName, string error);
 

@@ -10,6 +10,11 @@ public sealed class HepDbOptions
     /// <summary>The data folder. Default: <c>./data</c> relative to the working directory.</summary>
     [Required] public string DataDir { get; set; } = "data";
 
+    /// <summary>Console log lines: <c>text</c> (default) or <c>json</c> (one JSON object per line, with the event id and,
+    /// inside a request, its request id).</summary>
+    [RegularExpression("^(text|json)$", ErrorMessage = "HepDb:LogFormat must be 'text' or 'json'.")]
+    public string LogFormat { get; set; } = "text";
+
     public string ResolveDataDir() => Path.GetFullPath(DataDir);
 }
 

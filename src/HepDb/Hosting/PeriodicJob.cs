@@ -27,15 +27,19 @@ public abstract class PeriodicJob(TimeProvider time, ILogger logger) : Backgroun
         var atStart = true;
         do
         {
+            var started = Time.GetTimestamp();
+            var succeeded = false;
             try
             {
                 await RunPassAsync(atStart, stoppingToken);
                 atStart = false;
+                succeeded = true;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Logger.JobPassFailed(e, GetType().Name);
             }
+            Telemetry.JobPass(GetType().Name, Time.GetElapsedTime(started), succeeded, Time.GetUtcNow());
             _firstPass.TrySetResult();
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

@@ -33,6 +33,8 @@ public static class ServiceSetup
         builder.Services.AddApiRateLimits();
         builder.Services.AddHepDbForwardedHeaders();
         builder.Services.AddOpenApi();
+        builder.AddHepDbMetrics();
+        builder.AddHepDbLogging();
         return builder;
     }
 
@@ -104,6 +106,7 @@ public static class ServiceSetup
     {
         // The real client's address before anything reads it: only from the proxies in Network (none by default).
         app.UseHepDbForwardedHeaders();
+        app.UseRequestIds();
         // One error format each side: the JSON envelope on the API, the dashboard's short page elsewhere; neither shows
         // the exception (it is logged).
         app.UseExceptionHandler(errors => errors.Run(http =>

@@ -57,6 +57,9 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
             if (_ownsDataDir && storeDataDir == DataDir) _ownedPostgresStore = settings["Metadata:ConnectionString"];
         }
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
+        // Read while the services are registered (before the collection above applies): no metrics listener per test
+        // app, unless a test asks for one.
+        builder.UseSetting("Metrics:Enabled", settings.GetValueOrDefault("Metrics:Enabled") ?? "false");
         builder.ConfigureLogging(l => l.AddProvider(Log).SetMinimumLevel(LogLevel.Trace));
         if (clock is not null) builder.ConfigureServices(s => s.AddSingleton(clock));
     }
