@@ -19,6 +19,7 @@ cat <<MSG
   Dashboard:  $url/dashboard/database
   Sign in:    admin@hepdb.local / $password   (an operator: the admin area is at $url/admin)
   Health:     $url/readyz
+  Metrics:    http://${Metrics__Host:-127.0.0.1}:${Metrics__Port:-9464}/metrics   (Prometheus; not on the public port)
   API:        $url/api/v1/db   (OpenAPI: $url/openapi/v1.json)
   API key:    $key
   Operators:  scripts/hepdb-admin account list   (same data folder; see docs/operations.md)

@@ -49,4 +49,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1043, Level = LogLevel.Information,
         Message = "Local engines: renewed the servers' TLS certificate {File}; the servers have loaded it")]
     public static partial void EngineCertificateRenewed(this ILogger logger, string file);
+
+    [LoggerMessage(EventId = 1050, Level = LogLevel.Warning,
+        Message = "Metrics are not served: {Host}:{Port} cannot be bound ({Error}). Free the port or set Metrics:Port; HepDb runs on without them.")]
+    public static partial void MetricsUnavailable(this ILogger logger, string host, int port, string error);
 }

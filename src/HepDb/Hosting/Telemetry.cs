@@ -1,5 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
 using HepDb.Api;
 using HepDb.Data;
 using HepDb.Databases;
@@ -101,6 +103,23 @@ public static class Telemetry
     private static IEnumerable<Measurement<double>> Engines(Func<EngineSample, double> value) =>
         _sample?.Engines.Select(e => new Measurement<double>(value(e), new KeyValuePair<string, object?>("engine", e.Engine.WireName()))) ?? [];
 
+    /// <summary>Why the metrics listener's address cannot be bound now, or null when it can.</summary>
+    private static string? PortTaken(MetricsOptions options)
+    {
+        try
+        {
+            var address = IPAddress.TryParse(options.Host, out var ip) ? ip : IPAddress.Loopback;
+            using var probe = new TcpListener(address, options.Port);
+            probe.Start();
+            probe.Stop();
+            return null;
+        }
+        catch (SocketException e)
+        {
+            return e.Message;
+        }
+    }
+
     private static Measurement<long> Account(string state, int count) => new(count, new KeyValuePair<string, object?>("state", state));
 
     /// <summary>OpenTelemetry with the ASP.NET Core and runtime instrumentations and HepDb's meter, exported for Prometheus
@@ -110,6 +129,12 @@ public static class Telemetry
         builder.Services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         var options = builder.Configuration.GetSection(MetricsOptions.Section).Get<MetricsOptions>() ?? new MetricsOptions();
         if (!options.Enabled) return builder;
+        // A port someone else holds (another HepDb on this machine, say) costs the metrics, never the service itself.
+        if (PortTaken(options) is { } why)
+        {
+            builder.Services.AddHostedService(sp => new MetricsUnavailableNotice(sp.GetRequiredService<ILogger<MetricsSampler>>(), options, why));
+            return builder;
+        }
         builder.Services.AddSingleton<MetricsSampler>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricsSampler>());
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
@@ -123,6 +148,18 @@ public static class Telemetry
             }));
         return builder;
     }
+}
+
+/// <summary>Says once, at start, that metrics are off because their port could not be had.</summary>
+internal sealed class MetricsUnavailableNotice(ILogger logger, MetricsOptions options, string why) : IHostedService
+{
+    public Task StartAsync(CancellationToken ct)
+    {
+        logger.MetricsUnavailable(options.Host, options.Port, why);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 }
 
 /// <summary>Refreshes the gauges that need a query, every <see cref="MetricsOptions.SampleInterval"/>: a probe of each

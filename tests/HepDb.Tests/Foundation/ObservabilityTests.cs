@@ -110,6 +110,32 @@ public sealed class ObservabilityTests(EngineServers engines)
     }
 
     [Fact]
+    public async Task A_metrics_port_held_by_another_process_costs_the_metrics_and_not_the_service()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), $"hepdb-observe-{Guid.NewGuid():N}");
+        var (httpPort, metricsPort) = (EngineServers.FreePort(), EngineServers.FreePort());
+        var holder = new System.Net.Sockets.TcpListener(IPAddress.Loopback, metricsPort);
+        holder.Start();
+        using var hepdb = Start(dataDir, httpPort, metricsPort);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(60) };
+            await WaitAsync(async () => (await TryGetAsync(http, "/readyz"))?.IsSuccessStatusCode == true, "ready");
+            await hepdb.StopGracefullyAsync();
+            string[] lines;
+            lock (_output) lines = [.. _output.Where(l => l.Length > 0)];
+            var notice = Assert.Single(lines.Select(l => JsonDocument.Parse(l).RootElement), e => e.GetProperty("EventId").GetInt32() == 1050);
+            Assert.Contains(metricsPort.ToString(CultureInfo.InvariantCulture), notice.GetProperty("Message").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            holder.Stop();
+            hepdb.Kill();
+            try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    [Fact]
     public void An_in_process_test_app_serves_no_metrics_listener_unless_asked()
     {
         using var app = new HepDbApp(engines);
