@@ -38,7 +38,7 @@ Directory.CreateDirectory(root);
 var engines = new EnginesOptions { LocalDurable = false };
 engines.MariaDb.Port = Ports.Free();
 engines.Postgres.Port = Ports.Free();
-engines.Postgres.Local = settings.Bench is "watcher" or "api" or "backup"; // create and frozen measure MariaDB only; api keeps metadata on it
+engines.Postgres.Local = settings.Bench is "watcher" or "api" or "backup" or "history"; // create and frozen measure MariaDB only; api keeps metadata on it
 await using var servers = new LocalEngineServers(root, engines, NullLogger.Instance);
 try
 {
@@ -66,6 +66,12 @@ try
         await using var backupServices = BuildServices(root, engines, settings, capture);
         await MetadataStore.MigrateAsync(backupServices, ct);
         return await new BackupBench(backupServices, engines, settings, capture, root).RunAsync(ct);
+    }
+    if (settings.Bench == "history")
+    {
+        Console.WriteLine($"HepDb usage-history benchmark (issue 16): {settings.Count} databases, {Environment.ProcessorCount} cores");
+        await servers.StartAsync(ct);
+        return await new HistoryBench(clock => BuildServices(root, engines, settings, clock: clock), root, settings).RunAsync(ct);
     }
     if (settings.Bench == "create")
     {
@@ -101,7 +107,7 @@ finally
     if (ownsRoot) try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
 }
 
-static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchSettings settings, BackupLogCapture? capture = null)
+static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchSettings settings, BackupLogCapture? capture = null, TimeProvider? clock = null)
 {
     // The servers are started above, so HepDb is configured with them as external servers, exactly as the tests do.
     var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -125,6 +131,7 @@ static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchS
             if (capture is not null) l.AddProvider(capture).AddFilter<BackupLogCapture>("HepDb.Backups", LogLevel.Information);
         })
         .AddHepDbServices()
+        .AddSingleton(clock ?? TimeProvider.System) // the last registration wins: the history benchmark moves its clock
         .BuildServiceProvider();
 }
 
@@ -133,12 +140,13 @@ namespace HepDb.Bench
     internal sealed record BenchSettings(string Bench, int Count, int Parallel, int Rounds, int TableEvery, int Seconds, string? Root, bool Verbose, int Mb = 200)
     {
         public const string Usage =
-            "usage: HepDb.Bench [watcher|create|frozen|api|backup] [--count N] [--parallel P] [--rounds R] [--table-every K] [--seconds S] [--mb N] [--root DIR] [--verbose]\n" +
+            "usage: HepDb.Bench [watcher|create|frozen|api|backup|history] [--count N] [--parallel P] [--rounds R] [--table-every K] [--seconds S] [--mb N] [--root DIR] [--verbose]\n" +
             "  watcher          the quota-watcher benchmark (the default)\n" +
             "  create           MariaDB create latency: the adapter against the same DDL by hand\n" +
             "  frozen           a SIGSTOPped MariaDB: concurrent creates and /healthz latency through the real API\n" +
             "  api              list and create throughput through the real API, SQLite and PostgreSQL metadata, against bare Kestrel\n" +
             "  backup           backup and restore MB/s of one database per engine against bare mariadb-dump/pg_dump and their loads\n" +
+            "  history          usage history: the watcher's extra time per pass (sampling on vs off) and the store's steady-state size\n" +
             "  --count N        databases per engine (default 1000; create: timed creates of each kind, default 200; frozen: tenants, default 50;\n" +
             "                   api: databases in the listed account, default 10)\n" +
             "  --parallel P     databases created at a time (default 4; api: concurrent clients, default 32)\n" +
@@ -168,7 +176,7 @@ namespace HepDb.Bench
                         "--mb" => s with { Mb = Positive() },
                         "--root" => s with { Root = Path.GetFullPath(Next()) },
                         "--verbose" => s with { Verbose = true },
-                        "watcher" or "create" or "frozen" or "api" or "backup" => s with { Bench = args[i] },
+                        "watcher" or "create" or "frozen" or "api" or "backup" or "history" => s with { Bench = args[i] },
                         "-h" or "--help" => throw new FormatException(""),
                         _ => throw new FormatException($"unknown argument {args[i]}"),
                     };
@@ -181,7 +189,7 @@ namespace HepDb.Bench
                 }
             }
             if (s.Parallel == 0) s = s with { Parallel = s.Bench == "api" ? 32 : 4 };
-            return s.Count > 0 ? s : s with { Count = s.Bench switch { "create" => 200, "frozen" => 50, "api" => 10, _ => 1000 } };
+            return s.Count > 0 ? s : s with { Count = s.Bench switch { "create" => 200, "frozen" => 50, "api" => 10, "history" => 10_000, _ => 1000 } };
         }
     }
 

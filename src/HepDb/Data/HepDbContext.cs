@@ -24,6 +24,8 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<Backups.Backup> Backups => Set<Backups.Backup>();
     public DbSet<Web.Users.DashboardUser> DashboardUsers => Set<Web.Users.DashboardUser>();
     public DbSet<Web.Users.DataProtectionKey> DataProtectionKeys => Set<Web.Users.DataProtectionKey>();
+    public DbSet<Usage.UsageSample> UsageSamples => Set<Usage.UsageSample>();
+    public DbSet<Usage.FleetSample> FleetSamples => Set<Usage.FleetSample>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {

@@ -69,6 +69,10 @@ public interface IEngineAdapter
     /// shared server. Returns the number of engine queries it ran.</summary>
     Task<SizeScan> MeasureSizesAsync(IReadOnlyCollection<string> dbNames, CancellationToken ct);
 
+    /// <summary>Open connections of each tenant user named in <paramref name="users"/> (those a metadata store has
+    /// records for), by user, with one query per server; a user with none is left out. For the usage history.</summary>
+    Task<IReadOnlyDictionary<string, int>> CountConnectionsAsync(IReadOnlyCollection<string> users, CancellationToken ct);
+
     /// <summary>Lists the databases and users on the server whose names follow HepDb's naming.</summary>
     Task<TenantObjects> ListTenantObjectsAsync(CancellationToken ct);
 

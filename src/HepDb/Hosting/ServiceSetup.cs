@@ -58,6 +58,7 @@ public static class ServiceSetup
         s.AddOptions<PaymentsOptions>().BindConfiguration(PaymentsOptions.Section);
         s.AddOptions<QuotaWatcherOptions>().BindConfiguration(QuotaWatcherOptions.Section)
             .Validate(q => q.Interval > TimeSpan.Zero, "QuotaWatcher:Interval must be positive.").ValidateOnStart();
+        s.AddOptions<Usage.UsageHistoryOptions>().BindConfiguration(Usage.UsageHistoryOptions.Section);
         s.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
         s.AddOptions<ReconcilerOptions>().BindConfiguration(ReconcilerOptions.Section)
             .Validate(r => r.Interval > TimeSpan.Zero && r.StaleAfter > TimeSpan.Zero, "Reconciler: Interval and StaleAfter must be positive.")
@@ -87,6 +88,8 @@ public static class ServiceSetup
         s.AddScoped<Suspension>();
         s.AddScoped<PackService>();
         s.AddSingleton<QuotaWatcher>();
+        s.AddScoped<Usage.UsageHistory>();
+        s.AddSingleton<Usage.LastSamples>();
         s.AddSingleton<EngineSwitchSync>();
         s.AddSingleton<IBackupStore>(sp => new FolderBackupStore(sp.GetRequiredService<IOptions<BackupsOptions>>().Value
             .ResolveFolder(sp.GetRequiredService<IOptions<HepDbOptions>>().Value.ResolveDataDir())));

@@ -4,6 +4,7 @@ using HepDb.Data;
 using HepDb.Databases;
 using HepDb.Engines;
 using HepDb.Hosting;
+using HepDb.Usage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -36,7 +37,7 @@ public sealed record ScanReport(IReadOnlyList<ServerScan> Servers, int AccountsE
 /// </summary>
 public sealed class QuotaWatcher(
     IServiceScopeFactory scopes, EngineRegistry engines, InstanceIdentity instance, TimeProvider time, IOptions<QuotaWatcherOptions> options,
-    IOptions<TiersOptions> tiers, ILogger<QuotaWatcher> logger) : PeriodicJob(time, logger)
+    IOptions<TiersOptions> tiers, IOptions<UsageHistoryOptions> history, ILogger<QuotaWatcher> logger) : PeriodicJob(time, logger)
 {
     protected override TimeSpan Interval => options.Value.Interval;
 
@@ -68,11 +69,19 @@ public sealed class QuotaWatcher(
         var total = Stopwatch.StartNew();
 
         var servers = new List<ServerScan>();
+        var samples = new List<DatabaseUsage>();
+        var fleet = new List<EngineUsage>();
         foreach (var adapter in engines.Configured)
         {
-            var scan = await MeasureServerAsync(db, adapter, ct);
+            var (scan, measured) = await MeasureServerAsync(db, adapter, ct);
             servers.Add(adapter.EnforcesConnectionLimitsNatively ? scan : scan with { ConnectionsEnded = await EnforceConnectionLimitsAsync(db, adapter, ct) });
+            // Only a server measured in this pass is sampled: a failed one keeps a gap in its history, not stale sizes.
+            if (measured is null || !history.Value.Enabled) continue;
+            var connections = await CountConnectionsAsync(adapter, measured, ct);
+            samples.AddRange(measured.Select(m => new DatabaseUsage(m.Id, m.Bytes, connections is null ? null : connections.GetValueOrDefault(m.DbUser))));
+            fleet.Add(new EngineUsage(adapter.Kind, measured.Sum(m => m.Bytes), measured.Count));
         }
+        if (history.Value.Enabled) await RecordHistoryAsync(services, samples, fleet, started, ct);
 
         var (evaluated, changed, errors) = await EnforceAllAsync(db, services.GetRequiredService<AccountEnforcer>(), ct);
         var report = new ScanReport(servers, evaluated, changed, errors, total.Elapsed.TotalMilliseconds);
@@ -87,14 +96,17 @@ public sealed class QuotaWatcher(
         return report;
     }
 
-    private async Task<ServerScan> MeasureServerAsync(HepDbContext db, IEngineAdapter adapter, CancellationToken ct)
+    /// <summary>One ready database as measured in this pass, for the usage history.</summary>
+    private sealed record Measured(string Id, string DbUser, long Bytes);
+
+    private async Task<(ServerScan Scan, List<Measured>? Measured)> MeasureServerAsync(HepDbContext db, IEngineAdapter adapter, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var engine = adapter.Kind.WireName();
         try
         {
             var records = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind && d.Phase == DatabasePhase.Ready)
-                .Select(d => new { d.Id, d.DbName, d.SizeBytes }).ToListAsync(ct);
+                .Select(d => new { d.Id, d.DbName, d.DbUser, d.SizeBytes }).ToListAsync(ct);
             // Only this store's databases are measured: a shared server's others are not ours to scan.
             var scan = await adapter.MeasureSizesAsync(records.Select(r => r.DbName).ToList(), ct);
             var now = Time.GetUtcNow().UtcDateTime;
@@ -108,12 +120,44 @@ public sealed class QuotaWatcher(
                 await db.Databases.Where(d => d.Id == changed.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.SizeBytes, size), ct);
             }
             await tx.CommitAsync(ct);
-            return new ServerScan(engine, true, scan.Queries, records.Count, sw.Elapsed.TotalMilliseconds, null);
+            return (new ServerScan(engine, true, scan.Queries, records.Count, sw.Elapsed.TotalMilliseconds, null),
+                records.Select(r => new Measured(r.Id, r.DbUser, scan.Bytes.GetValueOrDefault(r.DbName))).ToList());
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
             Logger.MeasuringFailed(engine, e.Message);
-            return new ServerScan(engine, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message);
+            return (new ServerScan(engine, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message), null);
+        }
+    }
+
+    /// <summary>Each measured database user's open connections, with one query on the server; null when the count
+    /// failed (the sizes are still sampled, with no connection count for this pass).</summary>
+    private async Task<IReadOnlyDictionary<string, int>?> CountConnectionsAsync(IEngineAdapter adapter, List<Measured> measured, CancellationToken ct)
+    {
+        try
+        {
+            return await adapter.CountConnectionsAsync(measured.Select(m => m.DbUser).ToList(), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Logger.CountingConnectionsFailed(adapter.Kind.WireName(), e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Stores this pass's samples in one batch and downsamples what has aged. The history matters less than
+    /// the sizes and verdicts of the pass, so a failure here is logged and the pass goes on.</summary>
+    private async Task RecordHistoryAsync(IServiceProvider services, List<DatabaseUsage> samples, List<EngineUsage> fleet, DateTime at, CancellationToken ct)
+    {
+        try
+        {
+            var store = services.GetRequiredService<UsageHistory>();
+            await store.RecordAsync(samples, fleet, at, ct);
+            await store.DownsampleAsync(at, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Logger.RecordingHistoryFailed(e.Message);
         }
     }
 

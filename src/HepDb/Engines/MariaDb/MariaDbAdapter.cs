@@ -179,6 +179,15 @@ public sealed class MariaDbAdapter : IEngineAdapter, IAsyncDisposable
         return new SizeScan(sizes, 1);
     }, ct);
 
+    /// <summary>One PROCESSLIST query grouped by user, filtered to the named users on the server.</summary>
+    public Task<IReadOnlyDictionary<string, int>> CountConnectionsAsync(IReadOnlyCollection<string> users, CancellationToken ct) => RunAsync(async c =>
+    {
+        if (users.Count == 0) return (IReadOnlyDictionary<string, int>)new Dictionary<string, int>();
+        var names = string.Join(",", users.Select(n => $"'{TenantNames.Require(n)}'"));
+        var rows = await QueryAsync(c, $"SELECT USER, COUNT(*) FROM information_schema.PROCESSLIST WHERE USER IN ({names}) GROUP BY USER", ct);
+        return rows.ToDictionary(r => r[0]!, r => int.Parse(r[1] ?? "0", System.Globalization.CultureInfo.InvariantCulture));
+    }, ct);
+
     public Task<TenantObjects> ListTenantObjectsAsync(CancellationToken ct) => RunAsync(async c =>
     {
         var databases = (await QueryAsync(c, "SHOW DATABASES", ct)).Select(r => r[0]!).Where(n => Pattern().IsMatch(n)).ToList();

@@ -174,6 +174,15 @@ public sealed class MongoAdapter : IEngineAdapter, IAsyncDisposable
             return ended;
         }, ct);
 
+    /// <summary>The same <c>$currentOp</c> count as <see cref="EnforceConnectionLimitsAsync"/>, kept to the named users.</summary>
+    public Task<IReadOnlyDictionary<string, int>> CountConnectionsAsync(IReadOnlyCollection<string> users, CancellationToken ct) =>
+        users.Count == 0 ? Task.FromResult<IReadOnlyDictionary<string, int>>(new Dictionary<string, int>()) : AdminAsync(async _ =>
+        {
+            var wanted = users.ToHashSet(StringComparer.Ordinal);
+            return (IReadOnlyDictionary<string, int>)(await ConnectionsByUserAsync(ct)).Where(u => wanted.Contains(u.User))
+                .ToDictionary(u => u.User, u => u.Connections.Count);
+        }, ct);
+
     /// <summary>One tenant user's connections to this server: connection id → the opid of its in-flight operation, or
     /// null when the connection is idle.</summary>
     internal sealed record UserConnections(string User, IReadOnlyDictionary<long, BsonValue?> Connections);

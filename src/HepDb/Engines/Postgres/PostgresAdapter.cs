@@ -219,6 +219,18 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
         return new SizeScan(sizes, 1);
     }, ct);
 
+    /// <summary>One pg_stat_activity query grouped by user, filtered to the named users on the server.</summary>
+    public Task<IReadOnlyDictionary<string, int>> CountConnectionsAsync(IReadOnlyCollection<string> users, CancellationToken ct) => RunAsync(async conn =>
+    {
+        var counts = new Dictionary<string, int>();
+        if (users.Count == 0) return (IReadOnlyDictionary<string, int>)counts;
+        await using var cmd = new NpgsqlCommand("SELECT usename, count(*) FROM pg_stat_activity WHERE usename = ANY(@users) GROUP BY usename", conn);
+        cmd.Parameters.AddWithValue("users", users.ToArray());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) counts[reader.GetString(0)] = (int)reader.GetInt64(1);
+        return counts;
+    }, ct);
+
     /// <summary>The functions that create or write large objects (client-side <c>lo_import</c> and <c>lo_write</c> go
     /// through <c>lo_creat</c>/<c>lo_create</c> and <c>lowrite</c> by the fast-path, which checks EXECUTE too).</summary>
     private const string LargeObjectWriters =

@@ -5,6 +5,7 @@ using HepDb.Backups;
 using HepDb.Databases;
 using HepDb.Engines;
 using HepDb.Quotas;
+using HepDb.Usage;
 using HepDb.Web.Display;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Filters;
@@ -25,7 +26,7 @@ public sealed record DatabaseCard(TenantDatabase Record, EngineKind Kind, string
 [ImportUploadLimits]
 public sealed class IndexModel(
     DatabaseService databases, AccountService accounts, EngineRegistry engines, BackupService backups, DeletedDatabases deletedDatabases,
-    AllowlistService allowlists, IOptions<BackupsOptions> backupOptions, TimeProvider time) : DashboardPage
+    AllowlistService allowlists, UsageHistory history, IOptions<BackupsOptions> backupOptions, TimeProvider time) : DashboardPage
 {
     public const string Mask = "••••••••";
 
@@ -53,6 +54,16 @@ public sealed class IndexModel(
     public int SlotsUsed { get; private set; }
     public List<DatabaseCard> Cards { get; } = [];
     public List<EngineKind> EnabledEngines { get; } = [];
+
+    /// <summary>Each card's samples of the last 48 hours (its storage and connection graphs), by database id.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<UsagePoint>> History { get; private set; } = new Dictionary<string, IReadOnlyList<UsagePoint>>();
+
+    public GraphSpec StorageGraph(TenantDatabase d) => UsageGraphs.Storage(d.Id, d.Name, PointsOf(d), Limits.StorageBytes, Now);
+
+    public GraphSpec ConnectionsGraph(TenantDatabase d) =>
+        UsageGraphs.Connections(d.Id, d.Name, PointsOf(d), d.ConnectionLimit > 0 ? d.ConnectionLimit : Limits.ConnectionsPerUser, Now);
+
+    private IReadOnlyList<UsagePoint> PointsOf(TenantDatabase d) => History.TryGetValue(d.Id, out var points) ? points : [];
 
     /// <summary>The engines not offered, with why, so the form can say it.</summary>
     public List<(EngineKind Kind, string Why)> OffEngines { get; } = [];
@@ -227,6 +238,7 @@ public sealed class IndexModel(
                 Cidrs.Load(d.AllowedCidrs), adapter?.SupportsAllowlists == true, tls.CaFile));
         }
         Recoverable.AddRange(await backups.RecoverableAsync(Account.Id, ct));
+        History = await history.DatabasesSinceAsync(Cards.Select(c => c.Record.Id).ToList(), Now - UsageGraphs.DashboardWindow, ct);
     }
 }
 
