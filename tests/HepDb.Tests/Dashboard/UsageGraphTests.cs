@@ -61,6 +61,7 @@ public sealed class UsageGraphTests(EngineServers engines, Browser browser) : IC
                     await sessions[^1].DisposeAsync();
                     sessions.RemoveAt(sessions.Count - 1);
                 }
+                await UntilServerSeesAsync(new NpgsqlConnectionStringBuilder(pg).Username!, wanted);
                 if (pass > 0) clock.Advance(TimeSpan.FromHours(5));
                 Assert.NotNull(await watcher.RunOnceAsync(CancellationToken.None));
             }
@@ -107,6 +108,25 @@ public sealed class UsageGraphTests(EngineServers engines, Browser browser) : IC
     }
 
     /// <summary>The tenant's revealed URI as an Npgsql connection string (unpooled: each session is one connection).</summary>
+    /// <summary>A closed session's server process ends a moment after the client has gone: wait until the server
+    /// counts exactly <paramref name="sessions"/> for <paramref name="user"/>, so the watcher's count is the one meant.</summary>
+    private async Task UntilServerSeesAsync(string user, int sessions)
+    {
+        var admin = $"Host=127.0.0.1;Port={engines.Engines.Postgres.Port};Username=postgres;Password={engines.Engines.Postgres.AdminPassword};Database=postgres;Pooling=false";
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            await using var conn = new NpgsqlConnection(admin);
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", conn);
+            cmd.Parameters.AddWithValue(user);
+            var seen = (long)(await cmd.ExecuteScalarAsync())!;
+            if (seen == sessions) return;
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), $"the server still counts {seen} sessions of {user}, not {sessions}");
+            await Task.Delay(20);
+        }
+    }
+
     private static string NpgsqlFrom(string uri)
     {
         var u = new Uri(uri);
