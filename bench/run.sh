@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmarks, with one command: bench/run.sh [--count N] [other HepDb.Bench options; see bench/README.md]
-# Installs what is missing (scripts/setup.sh), builds in Release, runs the quota-watcher benchmark on private MariaDB
-# and PostgreSQL servers in a temporary folder, and removes servers and folder at the end, also after Ctrl-C.
+# Installs what is missing (scripts/setup.sh), builds in Release, runs the quota-watcher benchmark (or the one named:
+# create, frozen, api, backup, history, placement, watcher-fleet) on private MariaDB and PostgreSQL servers in a
+# temporary folder, and removes servers and folder at the end, also after Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,8 @@ cleanup() {
   trap - EXIT INT TERM
   # The benchmark stops its servers itself; this is the backstop if it was killed before it could.
   [ -n "$bench_pid" ] && kill -TERM "$bench_pid" 2>/dev/null && wait "$bench_pid" 2>/dev/null || true
-  for pidfile in "$root/engines/mariadb/run/mysqld.pid" "$root/engines/postgres/data/postmaster.pid"; do
+  # "$root/b": the second MariaDB of the watcher-fleet benchmark.
+  for pidfile in "$root/engines/mariadb/run/mysqld.pid" "$root/b/engines/mariadb/run/mysqld.pid" "$root/engines/postgres/data/postmaster.pid"; do
     pid=$(head -n1 "$pidfile" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true

@@ -72,7 +72,7 @@ internal sealed class BackupBench(ServiceProvider services, EnginesOptions engin
     private async Task<Figures> RunEngineAsync(EngineKind engine, string accountId, CancellationToken ct)
     {
         var name = engine.DisplayName();
-        var adapter = services.GetRequiredService<EngineRegistry>().Get(engine);
+        var adapter = services.GetRequiredService<EngineRegistry>().Default(engine);
         var server = engine == EngineKind.MariaDb ? engines.MariaDb : engines.Postgres;
         Console.WriteLine();
         Console.WriteLine($"{name} (port {server.Port}):");

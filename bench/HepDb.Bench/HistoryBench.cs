@@ -38,6 +38,9 @@ internal sealed class HistoryBench(Func<BenchClock, ServiceProvider> build, stri
         await using var services = build(clock);
         await MetadataStore.MigrateAsync(services, ct);
         await SeedAsync(services, ct);
+        // What start-up does: the configured servers' rows, and the seeded records (no server yet) given theirs; the
+        // watcher measures a server's records only.
+        await HepDb.Fleet.FleetSync.RegisterConfiguredAsync(services, ct);
 
         var options = services.GetRequiredService<IOptions<UsageHistoryOptions>>().Value;
         var watcher = services.GetRequiredService<QuotaWatcher>();
@@ -155,7 +158,7 @@ internal sealed class HistoryBench(Func<BenchClock, ServiceProvider> build, stri
             var history = new UsageHistory(db, last);
             // Even databases change every pass (the worst case), odd ones never do (an idle database).
             await history.RecordAsync(ids.Select((id, i) => i % 2 == 0 ? new DatabaseUsage(id, passes * 100L + i, passes % 5) : new DatabaseUsage(id, 1000 + i, 0)).ToList(),
-                [new EngineUsage(EngineKind.MariaDb, passes, sampled)], at, ct);
+                [new EngineUsage(EngineKind.MariaDb, "default", passes, sampled)], at, ct);
             await history.DownsampleAsync(at, ct);
             // What ends up daily needs a pass a day, what ends up hourly one an hour, the last 48 hours every pass.
             var left = end - at;

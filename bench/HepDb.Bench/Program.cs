@@ -38,7 +38,7 @@ Directory.CreateDirectory(root);
 var engines = new EnginesOptions { LocalDurable = false };
 engines.MariaDb.Port = Ports.Free();
 engines.Postgres.Port = Ports.Free();
-engines.Postgres.Local = settings.Bench is "watcher" or "api" or "backup" or "history"; // create and frozen measure MariaDB only; api keeps metadata on it
+engines.Postgres.Local = settings.Bench is "watcher" or "api" or "backup" or "history" or "watcher-fleet"; // create and frozen measure MariaDB only; api keeps metadata on it
 await using var servers = new LocalEngineServers(root, engines, NullLogger.Instance);
 try
 {
@@ -72,6 +72,36 @@ try
         Console.WriteLine($"HepDb usage-history benchmark (issue 16): {settings.Count} databases, {Environment.ProcessorCount} cores");
         await servers.StartAsync(ct);
         return await new HistoryBench(clock => BuildServices(root, engines, settings, clock: clock), root, settings).RunAsync(ct);
+    }
+    if (settings.Bench == "placement")
+    {
+        Console.WriteLine($"HepDb placement benchmark (fleet): {settings.Count} MariaDB databases over 3 servers of different capacities, {Environment.ProcessorCount} cores");
+        await servers.StartAsync(ct);
+        await using var placementServices = BuildServices(root, engines, settings);
+        return await new PlacementBench(placementServices, engines.MariaDb, settings).RunAsync(ct);
+    }
+    if (settings.Bench == "watcher-fleet")
+    {
+        Console.WriteLine($"HepDb fleet watcher benchmark: one pass over 2 MariaDB servers x {settings.Count} databases against each server alone, " +
+                          $"{Environment.ProcessorCount} cores, median of {settings.Rounds} passes of each");
+        var serversUp = Stopwatch.StartNew();
+        await servers.StartAsync(ct);
+        // Server B: a second private MariaDB of its own, in its own folder under the same root (run.sh's backstop knows it).
+        var enginesB = new EnginesOptions { LocalDurable = false };
+        enginesB.MariaDb.Port = Ports.Free();
+        enginesB.Postgres.Local = false;
+        await using var serverB = new LocalEngineServers(Path.Combine(root, "b"), enginesB, NullLogger.Instance);
+        try
+        {
+            await serverB.StartAsync(ct);
+            Console.WriteLine($"Private MariaDB A (port {engines.MariaDb.Port}), MariaDB B (port {enginesB.MariaDb.Port}) and PostgreSQL (port {engines.Postgres.Port}, " +
+                              $"no databases) started in {serversUp.Elapsed.TotalSeconds:0.0} s");
+            return await new FleetWatcherBench(dataDir => BuildServices(root, engines, settings, dataDir: dataDir), root, enginesB.MariaDb, settings).RunAsync(ct);
+        }
+        finally
+        {
+            await serverB.StopAsync();
+        }
     }
     if (settings.Bench == "create")
     {
@@ -107,12 +137,13 @@ finally
     if (ownsRoot) try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
 }
 
-static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchSettings settings, BackupLogCapture? capture = null, TimeProvider? clock = null)
+static ServiceProvider BuildServices(string root, EnginesOptions engines, BenchSettings settings, BackupLogCapture? capture = null, TimeProvider? clock = null,
+    string? dataDir = null)
 {
     // The servers are started above, so HepDb is configured with them as external servers, exactly as the tests do.
     var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
     {
-        ["HepDb:DataDir"] = Path.Combine(root, "hepdb"),
+        ["HepDb:DataDir"] = dataDir ?? Path.Combine(root, "hepdb"),
         ["Engines:MariaDb:Local"] = "false",
         ["Engines:MariaDb:Port"] = engines.MariaDb.Port.ToString(CultureInfo.InvariantCulture),
         ["Engines:MariaDb:AdminPassword"] = engines.MariaDb.AdminPassword,
@@ -140,17 +171,21 @@ namespace HepDb.Bench
     internal sealed record BenchSettings(string Bench, int Count, int Parallel, int Rounds, int TableEvery, int Seconds, string? Root, bool Verbose, int Mb = 200)
     {
         public const string Usage =
-            "usage: HepDb.Bench [watcher|create|frozen|api|backup|history] [--count N] [--parallel P] [--rounds R] [--table-every K] [--seconds S] [--mb N] [--root DIR] [--verbose]\n" +
+            "usage: HepDb.Bench [watcher|create|frozen|api|backup|history|placement|watcher-fleet] [--count N] [--parallel P] [--rounds R] [--table-every K] [--seconds S] [--mb N] [--root DIR] [--verbose]\n" +
             "  watcher          the quota-watcher benchmark (the default)\n" +
             "  create           MariaDB create latency: the adapter against the same DDL by hand\n" +
             "  frozen           a SIGSTOPped MariaDB: concurrent creates and /healthz latency through the real API\n" +
             "  api              list and create throughput through the real API, SQLite and PostgreSQL metadata, against bare Kestrel\n" +
             "  backup           backup and restore MB/s of one database per engine against bare mariadb-dump/pg_dump and their loads\n" +
             "  history          usage history: the watcher's extra time per pass (sampling on vs off) and the store's steady-state size\n" +
+            "  placement        1,000 MariaDB databases placed over 3 servers of different capacities: each server's share, and the\n" +
+            "                   time per placement against a plain record insert\n" +
+            "  watcher-fleet    one quota-watcher pass over 2 MariaDB servers against each server alone\n" +
             "  --count N        databases per engine (default 1000; create: timed creates of each kind, default 200; frozen: tenants, default 50;\n" +
-            "                   api: databases in the listed account, default 10)\n" +
+            "                   api: databases in the listed account, default 10; placement: databases placed; watcher-fleet: per server)\n" +
             "  --parallel P     databases created at a time (default 4; api: concurrent clients, default 32)\n" +
-            "  --rounds R       timed scans of each kind (backup: alternating rounds of each); the median is printed (default 3)\n" +
+            "  --rounds R       timed scans of each kind (backup: alternating rounds of each); the median is printed (default 3;\n" +
+            "                   watcher-fleet: 9)\n" +
             "  --table-every K  every K-th database gets a 1,000-row table so sizes differ (default 10)\n" +
             "  --seconds S      api: timed seconds per measurement, after 2 s of warm-up (default 5)\n" +
             "  --mb N           backup: the size of each database in MB (default 200)\n" +
@@ -158,7 +193,7 @@ namespace HepDb.Bench
 
         public static BenchSettings? Parse(string[] args)
         {
-            var s = new BenchSettings("watcher", 0, 0, 3, 10, 5, null, false);
+            var s = new BenchSettings("watcher", 0, 0, 0, 10, 5, null, false);
             for (var i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
@@ -176,7 +211,7 @@ namespace HepDb.Bench
                         "--mb" => s with { Mb = Positive() },
                         "--root" => s with { Root = Path.GetFullPath(Next()) },
                         "--verbose" => s with { Verbose = true },
-                        "watcher" or "create" or "frozen" or "api" or "backup" or "history" => s with { Bench = args[i] },
+                        "watcher" or "create" or "frozen" or "api" or "backup" or "history" or "placement" or "watcher-fleet" => s with { Bench = args[i] },
                         "-h" or "--help" => throw new FormatException(""),
                         _ => throw new FormatException($"unknown argument {args[i]}"),
                     };
@@ -189,6 +224,8 @@ namespace HepDb.Bench
                 }
             }
             if (s.Parallel == 0) s = s with { Parallel = s.Bench == "api" ? 32 : 4 };
+            // A fleet pass is tens of milliseconds: more passes than a whole scan needs for a steady median.
+            if (s.Rounds == 0) s = s with { Rounds = s.Bench == "watcher-fleet" ? 9 : 3 };
             return s.Count > 0 ? s : s with { Count = s.Bench switch { "create" => 200, "frozen" => 50, "api" => 10, "history" => 10_000, _ => 1000 } };
         }
     }
@@ -260,9 +297,13 @@ namespace HepDb.Bench
 
         /// <summary>A table of 1,000 rows of 200 characters, written by the tenant's own login, so sizes are non-zero
         /// and differ between databases.</summary>
-        private async Task FillAsync(EngineKind engine, DatabaseAccess access, CancellationToken ct)
+        private Task FillAsync(EngineKind engine, DatabaseAccess access, CancellationToken ct) =>
+            FillAsync(services.GetRequiredService<EngineRegistry>().Default(engine), access, ct);
+
+        /// <summary>The same table on the database's own server, whichever <paramref name="adapter"/> that is.</summary>
+        internal static async Task FillAsync(IEngineAdapter adapter, DatabaseAccess access, CancellationToken ct)
         {
-            var adapter = services.GetRequiredService<EngineRegistry>().Get(engine);
+            var engine = adapter.Kind;
             var d = access.Database;
             var sql = engine == EngineKind.MariaDb
                 ? "CREATE TABLE bench_rows (id INT PRIMARY KEY, payload VARCHAR(200)) ENGINE=InnoDB; "
@@ -286,7 +327,7 @@ namespace HepDb.Bench
             var names = await TenantNamesAsync(ct);
 
             await ScanAsync(watcher, ct);
-            foreach (var engine in Engines) await BaselineAsync(registry.Get(engine), names[engine], ct);
+            foreach (var engine in Engines) await BaselineAsync(registry.Default(engine), names[engine], ct);
 
             var scans = new List<ScanReport>();
             var baselines = Engines.ToDictionary(e => e, _ => new List<(int Queries, double Ms, long Bytes)>());
@@ -296,10 +337,10 @@ namespace HepDb.Bench
                 scans.Add(await ScanAsync(watcher, ct));
                 foreach (var engine in Engines)
                 {
-                    baselines[engine].Add(await BaselineAsync(registry.Get(engine), names[engine], ct));
+                    baselines[engine].Add(await BaselineAsync(registry.Default(engine), names[engine], ct));
                     // The adapter's bounded query alone, without the metadata-store work the watcher does around it.
                     var sw = Stopwatch.StartNew();
-                    await registry.Get(engine).MeasureSizesAsync(names[engine], ct);
+                    await registry.Default(engine).MeasureSizesAsync(names[engine], ct);
                     engineOnly[engine].Add(sw.Elapsed.TotalMilliseconds);
                 }
             }

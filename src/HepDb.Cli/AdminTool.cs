@@ -221,6 +221,7 @@ public static class AdminTool
         audit.Subcommands.Add(auditList);
         root.Subcommands.Add(audit);
         root.Subcommands.Add(BackupCommands.Create(WithServicesAsync, Refuse, output, error));
+        root.Subcommands.Add(ServerCommands.Create(WithServicesAsync, Refuse, output, input));
 
         var quickstart = new Command("quickstart", "Ensure a local admin-tier account whose user is an operator; print a fresh key labelled 'quickstart' (rotating the previous one) and, on a second line, a fresh dashboard password") { email };
         quickstart.SetAction((p, ct) => WithServicesAsync(p, async sp =>
@@ -277,6 +278,7 @@ public static class AdminTool
             await using (services)
             {
                 await MetadataStore.MigrateAsync(services);
+                await HepDb.Fleet.FleetSync.RegisterConfiguredAsync(services, CancellationToken.None);
                 await using var scope = services.CreateAsyncScope();
                 return await work(scope.ServiceProvider);
             }

@@ -67,15 +67,10 @@ public sealed class AccountEnforcer(
 
     private async Task ApplyAsync(TenantDatabase database, AccountVerdict verdict, CancellationToken ct)
     {
-        var engine = engines.Get(database.Engine);
+        var engine = engines.Get(database);
         var spec = new TenantSpec(database.DbName, database.DbUser, box.Decrypt(database.PasswordSealed, database.Id), verdict.ConnectionLimit);
         var (from, to) = (database.Status, verdict.DesiredStatus);
-        if (from != to)
-        {
-            if (to == DatabaseStatus.Disabled) await engine.LockAsync(spec, ct);
-            else if (from == DatabaseStatus.Disabled) await engine.UnlockAsync(spec, writesBlocked: to == DatabaseStatus.OverQuota, ct);
-            else await engine.SetWritesBlockedAsync(spec, blocked: to == DatabaseStatus.OverQuota, ct);
-        }
+        await ChangeStatusAsync(engine, spec, from, to, ct);
         // Limits change on locked users too, so an unsuspended account comes back with its current tier's limit.
         if (database.ConnectionLimit != verdict.ConnectionLimit) await engine.SetConnectionLimitAsync(spec, ct);
         database.Status = to;
@@ -83,5 +78,15 @@ public sealed class AccountEnforcer(
         await db.SaveChangesAsync(ct);
         if (logger.IsEnabled(LogLevel.Information))
             logger.DatabaseBroughtInLine(database.DbName, from.WireName(), to.WireName(), verdict.ConnectionLimit);
+    }
+
+    /// <summary>The engine steps from one database status to another (none when they are equal): lock for
+    /// <c>disabled</c>, unlock from it, otherwise block or restore writes.</summary>
+    internal static async Task ChangeStatusAsync(IEngineAdapter engine, TenantSpec spec, DatabaseStatus from, DatabaseStatus to, CancellationToken ct)
+    {
+        if (from == to) return;
+        if (to == DatabaseStatus.Disabled) await engine.LockAsync(spec, ct);
+        else if (from == DatabaseStatus.Disabled) await engine.UnlockAsync(spec, writesBlocked: to == DatabaseStatus.OverQuota, ct);
+        else await engine.SetWritesBlockedAsync(spec, blocked: to == DatabaseStatus.OverQuota, ct);
     }
 }

@@ -33,7 +33,7 @@ public sealed class AllowlistService(
         var (ranges, problem) = Cidrs.Parse(entries);
         if (ranges is null) return ApiErrors.InvalidBody(problem!);
         if (await db.Accounts.AnyAsync(a => a.Id == accountId && a.SuspendedAt != null, ct)) return ApiErrors.AccountSuspended;
-        if (engines.Find(record.Engine) is not { } adapter) return ApiErrors.EngineUnavailable(record.Engine.WireName(), ApiErrors.Unavailable.Allowlist);
+        if (engines.For(record) is not { } adapter) return ApiErrors.EngineUnavailable(record.Engine.WireName(), ApiErrors.Unavailable.Allowlist);
         if (!adapter.SupportsAllowlists && ranges.Count > 0) return ApiErrors.AllowlistUnavailable(record.Engine.DisplayName());
         if (adapter.AllowlistProblem(ranges) is { } refused) return ApiErrors.InvalidBody(refused);
 
@@ -71,7 +71,7 @@ public sealed class AllowlistService(
         foreach (var record in await db.Databases.Where(d => d.AllowlistPending && d.Phase == DatabasePhase.Ready).ToListAsync(ct))
         {
             await using var held = await locks.TryTakeAsync(record.Id, ct);
-            if (held is null || engines.Find(record.Engine) is not { } adapter) continue;
+            if (held is null || engines.For(record) is not { } adapter) continue;
             await db.Entry(record).ReloadAsync(ct);
             if (record.AllowlistPending && await TryApplyAsync(record, adapter)) applied++;
         }

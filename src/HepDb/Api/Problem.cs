@@ -44,6 +44,10 @@ public enum ErrorCode
     InvalidTier,
     InvalidPassword,
     ReasonRequired,
+    ServerNotFound,
+    InvalidServer,
+    ServerInUse,
+    MoveRefused,
 
     // The payment webhook.
     BadSignature,
@@ -91,6 +95,10 @@ public static class ErrorCodes
         ErrorCode.InvalidTier => ("INVALID_TIER", 400),
         ErrorCode.InvalidPassword => ("INVALID_PASSWORD", 400),
         ErrorCode.ReasonRequired => ("REASON_REQUIRED", 400),
+        ErrorCode.ServerNotFound => ("SERVER_NOT_FOUND", 404),
+        ErrorCode.InvalidServer => ("INVALID_SERVER", 400),
+        ErrorCode.ServerInUse => ("SERVER_IN_USE", 409),
+        ErrorCode.MoveRefused => ("MOVE_REFUSED", 409),
         ErrorCode.BadSignature => ("BAD_SIGNATURE", 401),
         _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
     };
@@ -156,6 +164,22 @@ public static class ApiErrors
         public const string Restore = "Nothing was restored and the database is as it was; try again shortly.";
         public const string Allowlist = "The allowlist was not changed; try again shortly.";
     }
+
+    public static Problem ServerNotFound(string name) => new(ErrorCode.ServerNotFound, $"No engine server is named '{name}'.");
+
+    public static Problem AmbiguousServer(string name, IEnumerable<string> engines) => new(ErrorCode.InvalidServer,
+        $"More than one engine has a server named '{name}' ({string.Join(", ", engines)}): say which with --engine.");
+
+    public static Problem InvalidServer(string why) => new(ErrorCode.InvalidServer, why);
+
+    public static Problem ServerInUse(string id, int databases) => new(ErrorCode.ServerInUse,
+        $"Server {id} still holds {databases} database(s): drain it and move them off first (hepdb-admin server evacuate).");
+
+    public static Problem MoveRefused(string why) => new(ErrorCode.MoveRefused, why);
+
+    /// <summary>No server of the engine can take a new database: every one is full, draining or disabled.</summary>
+    public static Problem NoRoom(string engine) => new(ErrorCode.EngineUnavailable,
+        $"No {engine} server has room for a new database right now (every one is full or closed to new databases). Nothing was created; try again later.");
 
     /// <summary>A retry whose original create is still waiting for a slow engine server after the replay's wait.</summary>
     public static Problem StillProvisioning(string engine) => new(ErrorCode.EngineUnavailable,

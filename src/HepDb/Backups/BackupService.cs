@@ -94,7 +94,7 @@ public sealed class BackupService(
         if (record is null) return ApiErrors.DatabaseNotFound;
         var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
         if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
-        if (Dumps(record.Engine) is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
+        if (Dumps(record) is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
         await using var held = await TakeIdleAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
         var perDay = tiers.Value.For(account.Tier).ManualBackupsPerDay;
@@ -109,7 +109,7 @@ public sealed class BackupService(
     /// <summary>A backup taken by HepDb itself (the daily one, or an operator's). Takes the database's lock.</summary>
     public async Task<Outcome<Backup>> RunAsync(TenantDatabase record, BackupKind kind, Actor actor, CancellationToken ct)
     {
-        if (Dumps(record.Engine) is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
+        if (Dumps(record) is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
         await using var held = await TakeIdleAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
         return await DumpAsync(record, kind, held.Holder, actor, expiresAt: null);
@@ -121,7 +121,7 @@ public sealed class BackupService(
     public async Task<Problem?> TakeFinalAsync(TenantDatabase record, Actor actor, CancellationToken ct)
     {
         var window = options.Value.RecoveryWindow;
-        if (window <= TimeSpan.Zero || Dumps(record.Engine) is null) return null;
+        if (window <= TimeSpan.Zero || Dumps(record) is null) return null;
         await using var held = await TakeIdleAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
         var final = await DumpAsync(record, BackupKind.Final, held.Holder, actor, time.GetUtcNow().UtcDateTime + window);
@@ -161,7 +161,7 @@ public sealed class BackupService(
     internal async Task<Outcome<TenantDatabase>> RestoreIntoAsync(TenantDatabase record, Backup backup, Actor actor, CancellationToken ct)
     {
         if (await db.Accounts.AnyAsync(a => a.Id == record.AccountId && a.SuspendedAt != null, ct)) return ApiErrors.AccountSuspended;
-        if (backup.Engine != record.Engine || Dumps(record.Engine) is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
+        if (backup.Engine != record.Engine || Dumps(record) is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
         await using var held = await locks.TryTakeAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
         if (await db.Databases.Where(d => d.Id == record.Id && d.RestoreBackupId == null)
@@ -169,7 +169,7 @@ public sealed class BackupService(
             return ApiErrors.DatabaseBusy;
         record.RestoreBackupId = backup.Id;
         // From here the work is finished or undone even if the client goes away.
-        var adapter = engines.Get(record.Engine);
+        var adapter = engines.Get(record);
         var spec = DatabaseService.SpecOf(record, box);
         try
         {
@@ -211,7 +211,7 @@ public sealed class BackupService(
         if (record is null) return ApiErrors.DatabaseNotFound;
         var account = await db.Accounts.AsNoTracking().SingleAsync(a => a.Id == accountId, ct);
         if (account.SuspendedAt is not null) return ApiErrors.AccountSuspended;
-        var dumps = Dumps(record.Engine);
+        var dumps = Dumps(record);
         if (dumps is null) return ApiErrors.BackupsUnavailable(record.Engine.DisplayName());
         await using var held = await locks.TryTakeAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
@@ -239,7 +239,7 @@ public sealed class BackupService(
         {
             await using var sql = spooled.OpenSql();
             await dumps.ImportAsync(spec, sql, spooled.Format, CancellationToken.None);
-            var sizes = await engines.Get(record.Engine).MeasureSizesAsync([record.DbName], CancellationToken.None);
+            var sizes = await engines.Get(record).MeasureSizesAsync([record.DbName], CancellationToken.None);
             var after = used - record.SizeBytes + sizes.Bytes.GetValueOrDefault(record.DbName);
             if (after > limit) refusal = ApiErrors.ImportTooLarge(after - used + record.SizeBytes, limit - used);
         }
@@ -253,7 +253,7 @@ public sealed class BackupService(
         }
         if (refusal is not null)
         {
-            var adapter = engines.Get(record.Engine);
+            var adapter = engines.Get(record);
             try
             {
                 await adapter.LockAsync(spec, CancellationToken.None);
@@ -370,7 +370,7 @@ public sealed class BackupService(
         await db.Backups.Where(b => b.Id == backup.Id).ExecuteDeleteAsync(ct);
     }
 
-    private IEngineDumps? Dumps(EngineKind kind) => engines.Find(kind)?.Dumps;
+    private IEngineDumps? Dumps(Databases.TenantDatabase record) => engines.For(record)?.Dumps;
 
     /// <summary>The database's lock, when no other operation holds it and no restore or import is in its journal (one
     /// cut short waits for the scheduler to finish it: a dump meanwhile would keep half-restored contents).</summary>
@@ -393,7 +393,7 @@ public sealed class BackupService(
     /// the object is complete in the store; a failure leaves a <c>failed</c> record and no object.</summary>
     private async Task<Outcome<Backup>> DumpAsync(TenantDatabase record, BackupKind kind, string holder, Actor actor, DateTime? expiresAt)
     {
-        var dumps = Dumps(record.Engine)!;
+        var dumps = Dumps(record)!;
         var now = time.GetUtcNow().UtcDateTime;
         var backup = new Backup
         {
@@ -516,7 +516,7 @@ public sealed class BackupService(
 
     private async Task ReplaceAsync(TenantDatabase record, Backup backup, CancellationToken ct)
     {
-        var dumps = Dumps(record.Engine) ?? throw new EngineUnavailableException(record.Engine, "no dump tools");
+        var dumps = Dumps(record) ?? throw new EngineUnavailableException(record.Engine, "no dump tools");
         var spec = DatabaseService.SpecOf(record, box);
         await using var stored = await store.OpenReadAsync(backup.ObjectName, ct) ?? throw new IOException($"Backup {backup.Id} is missing from the store.");
         await dumps.RecreateDatabaseAsync(spec, ct);
@@ -534,7 +534,7 @@ public sealed class BackupService(
         await db.Databases.Where(d => d.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.RestoreSafetyId, (string?)null), ct);
         if (safetyId is not null && await db.Backups.AsNoTracking().FirstOrDefaultAsync(b => b.Id == safetyId, ct) is { } safety)
             await DeleteAsync(safety, ct);
-        var adapter = engines.Get(record.Engine);
+        var adapter = engines.Get(record);
         var current = await db.Databases.AsNoTracking().SingleAsync(d => d.Id == record.Id, ct);
         var suspended = await db.Accounts.AnyAsync(a => a.Id == record.AccountId && a.SuspendedAt != null, ct);
         try

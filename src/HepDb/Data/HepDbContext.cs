@@ -26,6 +26,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<Web.Users.DataProtectionKey> DataProtectionKeys => Set<Web.Users.DataProtectionKey>();
     public DbSet<Usage.UsageSample> UsageSamples => Set<Usage.UsageSample>();
     public DbSet<Usage.FleetSample> FleetSamples => Set<Usage.FleetSample>();
+    public DbSet<Fleet.EngineServer> EngineServers => Set<Fleet.EngineServer>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -37,6 +38,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
         builder.Properties<DatabaseStatus>().HaveConversion<DatabaseStatusConverter>();
         builder.Properties<DatabasePhase>().HaveConversion<DatabasePhaseConverter>();
         builder.Properties<Engines.EngineKind>().HaveConversion<Engines.EngineKindConverter>();
+        builder.Properties<Fleet.ServerState>().HaveConversion<Fleet.ServerStateConverter>();
         builder.Properties<Backups.BackupKind>().HaveConversion<Backups.BackupKindConverter>();
         builder.Properties<Backups.BackupStatus>().HaveConversion<Backups.BackupStatusConverter>();
     }

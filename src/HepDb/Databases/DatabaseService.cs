@@ -72,7 +72,6 @@ public sealed class DatabaseService(
         if (idempotencyKey is not null && await ReplayAsync(accountId, idempotencyKey, requestHash, ct) is { } replay)
             return replay;
 
-        var adapter = engines.Get(kind.Value);
         var password = Secrets.NewDatabasePassword();
         var reservation = await ReserveAsync(accountId, name!.Trim(), kind.Value, password, idempotencyKey, requestHash, ct);
         if (reservation is Reservation.Refused refused) return refused.Problem;
@@ -80,25 +79,53 @@ public sealed class DatabaseService(
         var record = ((Reservation.Made)reservation).Record;
 
         // From here on the work is finished or undone even if the client goes away: a half-created database must not
-        // wait for the reconciler just because a request was cancelled.
-        try
+        // wait for the reconciler just because a request was cancelled. A server that cannot be reached at all hands
+        // the reservation on to the next candidate.
+        var tried = new HashSet<string>();
+        while (true)
         {
-            await adapter.CreateTenantAsync(Spec(record, password), CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            logger.CreateFailed(record.DbName, adapter.Kind, e.GetType().Name);
-            await UndoReservationAsync(record, adapter, e is EngineUnavailableException { BeforeAnyChange: true });
-            if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Create);
-            if (e is EngineCommandException) return ApiErrors.Internal;
-            throw;
+            var adapter = engines.Get(kind.Value, record.ServerId);
+            try
+            {
+                await adapter.CreateTenantAsync(Spec(record, password), CancellationToken.None);
+                break;
+            }
+            catch (Exception e)
+            {
+                logger.CreateFailed(record.DbName, adapter.Kind, e.GetType().Name);
+                var untouched = e is EngineUnavailableException { BeforeAnyChange: true };
+                if (untouched)
+                {
+                    engines.ReportProbe(record.ServerId, up: false, time.GetUtcNow().UtcDateTime);
+                    tried.Add(record.ServerId);
+                    if (await PlaceAgainAsync(record, tried)) continue;
+                }
+                await UndoReservationAsync(record, adapter, untouched);
+                if (e is EngineUnavailableException) return ApiErrors.EngineUnavailable(adapter.Kind.DisplayName(), ApiErrors.Unavailable.Create);
+                if (e is EngineCommandException) return ApiErrors.Internal;
+                throw;
+            }
         }
 
         record.Phase = DatabasePhase.Ready;
         record.PhaseChangedAt = time.GetUtcNow().UtcDateTime;
         db.Record(time, actor, accountId, "database.created", record.Id, $"{record.Engine.WireName()} {record.DbName}");
         await db.SaveChangesAsync(CancellationToken.None);
-        return DatabaseAccess.From(record, adapter, password);
+        return DatabaseAccess.From(record, engines.Get(record), password);
+    }
+
+    /// <summary>Gives a reservation whose server could not be reached the next candidate, excluding
+    /// <paramref name="tried"/>; false when there is none.</summary>
+    private async Task<bool> PlaceAgainAsync(TenantDatabase record, IReadOnlySet<string> tried)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(CancellationToken.None);
+        var next = await Fleet.Placement.ChooseAsync(db, engines, record.Engine, tried, time.GetUtcNow().UtcDateTime, CancellationToken.None);
+        if (next is null) return false;
+        await db.Databases.Where(d => d.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ServerId, next), CancellationToken.None);
+        await tx.CommitAsync(CancellationToken.None);
+        db.Entry(record).Property(d => d.ServerId).CurrentValue = next;
+        db.Entry(record).Property(d => d.ServerId).OriginalValue = next;
+        return true;
     }
 
     /// <summary>Hands out the password the engine takes: when a rotation is pending (in flight, or cut short by a crash),
@@ -226,10 +253,12 @@ public sealed class DatabaseService(
         return record;
     }
 
-    /// <summary>Drops the engine objects, then the record (in that order, so engine objects never lack a record).</summary>
+    /// <summary>Drops the engine objects (on the server being moved to as well, if a move was cut short), then the
+    /// record (in that order, so engine objects never lack a record).</summary>
     internal async Task FinishDeleteAsync(TenantDatabase record, CancellationToken ct)
     {
-        await engines.Get(record.Engine).DropTenantAsync(record.DbName, record.DbUser, ct);
+        await engines.Get(record).DropTenantAsync(record.DbName, record.DbUser, ct);
+        if (record.MoveToServerId is { } target) await engines.Get(record.Engine, target).DropTenantAsync(record.DbName, record.DbUser, ct);
         await db.IdempotencyRecords.Where(i => i.DatabaseId == record.Id).ExecuteDeleteAsync(ct);
         await db.Databases.Where(d => d.Id == record.Id).ExecuteDeleteAsync(ct);
     }
@@ -268,6 +297,9 @@ public sealed class DatabaseService(
         var used = mine.Sum(d => d.SizeBytes);
         if (used >= limits.StorageBytes) return new Reservation.Refused(ApiErrors.StorageQuota(used, limits.StorageBytes));
 
+        var serverId = await Fleet.Placement.ChooseAsync(db, engines, kind, new HashSet<string>(), now, ct);
+        if (serverId is null) return new Reservation.Refused(ApiErrors.NoRoom(kind.DisplayName()));
+
         var taken = mine.Where(d => d.Engine == kind).Select(d => d.Slot).ToHashSet();
         var slot = Enumerable.Range(1, int.MaxValue - 1).First(n => !taken.Contains(n));
         var id = Ulid.New(time);
@@ -277,6 +309,7 @@ public sealed class DatabaseService(
             AccountId = accountId,
             Name = name,
             Engine = kind,
+            ServerId = serverId,
             Slot = slot,
             DbName = TenantNames.DatabaseName(kind, account.Slug, slot),
             DbUser = TenantNames.UserName(kind, account.Slug, slot),
@@ -367,7 +400,7 @@ public sealed class DatabaseService(
 
     private bool TryAdapter(TenantDatabase record, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IEngineAdapter? adapter)
     {
-        adapter = engines.Find(record.Engine);
+        adapter = engines.For(record);
         return adapter is not null;
     }
 }

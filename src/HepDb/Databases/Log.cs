@@ -18,8 +18,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Dropping {DbName} failed ({Error}); the reconciler will finish it")]
     public static partial void DropFailed(this ILogger logger, string dbName, string error);
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Dropping orphan {DbName}/{User} on {Engine}: no record")]
-    public static partial void DroppingOrphan(this ILogger logger, string dbName, string user, EngineKind engine);
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Dropping orphan {DbName}/{User} on {Server}: no record")]
+    public static partial void DroppingOrphan(this ILogger logger, string dbName, string user, string server);
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Information,
         Message = "Reconciler: {RolledBack} rolled back, {Deleted} deleted, {Rotations} rotations finished, {Orphans} orphans dropped, {Errors} errors")]

@@ -18,7 +18,8 @@ public sealed class ReconcilerOptions
 }
 
 /// <summary>What one reconciler pass did.</summary>
-public sealed record ReconcileReport(int RolledBack, int Deleted, int RotationsFinished, int OrphansDropped, IReadOnlyList<string> Errors, int AllowlistsApplied = 0);
+public sealed record ReconcileReport(int RolledBack, int Deleted, int RotationsFinished, int OrphansDropped, IReadOnlyList<string> Errors,
+    int AllowlistsApplied = 0, int MovesRolledBack = 0);
 
 /// <summary>
 /// Converges the engines and the metadata store after crashes: rolls back provisioning that never finished, finishes
@@ -56,39 +57,58 @@ public sealed class Reconciler(
         foreach (var record in await db.Databases.AsNoTracking()
                      .Where(d => d.PendingPasswordSealed != null && d.PendingSince < stale && d.Phase == DatabasePhase.Ready).ToListAsync(ct))
         {
-            var adapter = engines.Get(record.Engine);
+            var adapter = engines.Get(record);
             if (await TryAsync(record.Engine.WireName(), errors, () => service.FinishRotationAsync(record, adapter, record.PendingPasswordSealed!, ct))) rotations++;
         }
 
         var allowlists = await scope.ServiceProvider.GetRequiredService<Allowlists.AllowlistService>().FinishPendingAsync(ct);
 
-        foreach (var adapter in engines.Configured)
-        {
-            await TryAsync(adapter.Kind.WireName(), errors, async () =>
-            {
-                await adapter.ConvergeServerAsync(ct);
-                // List the engine first, then the records: a database created in between has its record by then.
-                var found = await adapter.ListTenantObjectsAsync(ct);
-                var records = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind).Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
-                var known = records.SelectMany(r => new[] { r.DbName, r.DbUser }).ToHashSet();
-                var slugs = (await db.Accounts.AsNoTracking().Select(a => a.Id).ToListAsync(ct)).Select(Accounts.Account.NameSlug).ToHashSet();
-                foreach (var (slug, slot) in found.Databases.Concat(found.Users).Where(n => !known.Contains(n)).Select(Parse).Distinct())
-                {
-                    if (!slugs.Contains(slug)) continue;
-                    var dbName = TenantNames.DatabaseName(adapter.Kind, slug, slot);
-                    var user = TenantNames.UserName(adapter.Kind, slug, slot);
-                    if (known.Contains(dbName) || known.Contains(user)) continue;
-                    Logger.DroppingOrphan(dbName, user, adapter.Kind);
-                    await adapter.DropTenantAsync(dbName, user, ct);
-                    orphans++;
-                }
-            });
-        }
+        var moves = await scope.ServiceProvider.GetRequiredService<Fleet.DatabaseMover>().RecoverAbandonedAsync(ct);
 
-        var report = new ReconcileReport(rolledBack, deleted, rotations, orphans, errors, allowlists);
+        // Every server at once, each on its own: a slow or stopped one holds none of the others back.
+        var perServer = await Task.WhenAll(engines.Servers.Select(server => ConvergeServerAsync(server, ct)));
+        orphans += perServer.Sum(p => p.Orphans);
+        errors.AddRange(perServer.SelectMany(p => p.Errors));
+
+        var report = new ReconcileReport(rolledBack, deleted, rotations, orphans, errors, allowlists, moves);
         if (rolledBack + deleted + rotations + orphans > 0 || errors.Count > 0)
             Logger.ReconcilerPass(rolledBack, deleted, rotations, orphans, errors.Count);
         return report;
+    }
+
+    /// <summary>One server's part: its server-wide settings, then its orphans. Known on a server are the names of the
+    /// databases it holds or that are being moved to it (on any record of the same endpoint, should an operator have
+    /// registered one server twice).</summary>
+    private async Task<(int Orphans, List<string> Errors)> ConvergeServerAsync(FleetServer server, CancellationToken ct)
+    {
+        var errors = new List<string>();
+        var orphans = 0;
+        var adapter = server.Adapter;
+        await TryAsync(server.Id, errors, async () =>
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
+            await adapter.ConvergeServerAsync(ct);
+            // List the engine first, then the records: a database created in between has its record by then.
+            var found = await adapter.ListTenantObjectsAsync(ct);
+            var same = engines.ServersOf(server.Kind).Where(s => Fleet.FleetService.SameEndpoint(s.Row, server.Row)).Select(s => s.Id).ToList();
+            var records = await db.Databases.AsNoTracking()
+                .Where(d => d.Engine == server.Kind && (same.Contains(d.ServerId) || d.ServerId == "" || (d.MoveToServerId != null && same.Contains(d.MoveToServerId))))
+                .Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
+            var known = records.SelectMany(r => new[] { r.DbName, r.DbUser }).ToHashSet();
+            var slugs = (await db.Accounts.AsNoTracking().Select(a => a.Id).ToListAsync(ct)).Select(Accounts.Account.NameSlug).ToHashSet();
+            foreach (var (slug, slot) in found.Databases.Concat(found.Users).Where(n => !known.Contains(n)).Select(Parse).Distinct())
+            {
+                if (!slugs.Contains(slug)) continue;
+                var dbName = TenantNames.DatabaseName(adapter.Kind, slug, slot);
+                var user = TenantNames.UserName(adapter.Kind, slug, slot);
+                if (known.Contains(dbName) || known.Contains(user)) continue;
+                Logger.DroppingOrphan(dbName, user, server.Id);
+                await adapter.DropTenantAsync(dbName, user, ct);
+                orphans++;
+            }
+        });
+        return (orphans, errors);
     }
 
     private static (string Slug, int Slot) Parse(string name)

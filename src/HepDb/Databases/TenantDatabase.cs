@@ -50,6 +50,15 @@ public sealed class TenantDatabase
     public string? AllowedCidrs { get; set; }
     public bool AllowlistPending { get; set; }
 
+    /// <summary>The engine server that holds the database (<see cref="Fleet.EngineServer.Id"/>, e.g.
+    /// <c>mariadb/default</c>), chosen by placement at creation; every action on the database goes there.</summary>
+    public string ServerId { get; set; } = "";
+
+    /// <summary>A move in flight (<see cref="Fleet.DatabaseMover"/>): the server the database is being copied to. Set
+    /// before anything exists there and cleared when the record switches to it, so the reconciler knows the copy there
+    /// is HepDb's, and rolls a move back that a crash cut short.</summary>
+    public string? MoveToServerId { get; set; }
+
     public long SizeBytes { get; set; }
     public DateTime? SizeRefreshedAt { get; set; }
     public DateTime CreatedAt { get; init; }
@@ -70,6 +79,9 @@ public sealed class TenantDatabaseConfiguration : IEntityTypeConfiguration<Tenan
         e.Property(x => x.Status).HasMaxLength(16);
         e.Property(x => x.Phase).HasMaxLength(16);
         e.Property(x => x.AllowedCidrs).HasMaxLength(2500);
+        e.Property(x => x.ServerId).HasMaxLength(80);
+        e.Property(x => x.MoveToServerId).HasMaxLength(80);
+        e.HasIndex(x => x.ServerId);
         e.HasIndex(x => new { x.AccountId, x.Engine, x.Slot }).IsUnique();
         e.HasIndex(x => new { x.Engine, x.DbName }).IsUnique();
         e.HasOne<Account>().WithMany().HasForeignKey(x => x.AccountId).OnDelete(DeleteBehavior.Restrict);

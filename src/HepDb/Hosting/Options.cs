@@ -78,6 +78,13 @@ public sealed class EngineServerOptions
     /// on this server.</summary>
     public string? HbaFile { get; set; }
 
+    /// <summary>Capacity of this server for placement: at most this many databases. Default: no limit. For the
+    /// configured server this is the starting value; <c>hepdb-admin server set</c> changes it afterwards.</summary>
+    [Range(1, int.MaxValue)] public int? MaxDatabases { get; set; }
+
+    /// <summary>Capacity of this server for placement: at most this many bytes of databases. Default: no limit.</summary>
+    [Range(1, long.MaxValue)] public long? MaxBytes { get; set; }
+
     public string EffectivePublicHost => PublicHost ?? Host;
     public int EffectivePublicPort => PublicPort ?? Port;
     public bool EffectiveRequireTls => RequireTls ?? Local;

@@ -25,7 +25,7 @@ public static class ServiceSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyUsageRecorder>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QuotaWatcher>());
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineSwitchSync>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Fleet.FleetSync>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BackupScheduler>());
         builder.Services.AddDashboard();
         builder.Services.AddAuthentication().AddApiKeys();
@@ -90,7 +90,7 @@ public static class ServiceSetup
         s.AddSingleton<QuotaWatcher>();
         s.AddScoped<Usage.UsageHistory>();
         s.AddSingleton<Usage.LastSamples>();
-        s.AddSingleton<EngineSwitchSync>();
+        s.AddSingleton<Fleet.FleetSync>();
         s.AddSingleton<IBackupStore>(sp => new FolderBackupStore(sp.GetRequiredService<IOptions<BackupsOptions>>().Value
             .ResolveFolder(sp.GetRequiredService<IOptions<HepDbOptions>>().Value.ResolveDataDir())));
         s.AddSingleton<DatabaseLocks>();
@@ -100,6 +100,8 @@ public static class ServiceSetup
         s.AddScoped<DeletedDatabases>();
         s.AddSingleton<BackupScheduler>();
         s.AddScoped<AdminService>();
+        s.AddScoped<Fleet.FleetService>();
+        s.AddScoped<Fleet.DatabaseMover>();
         s.AddScoped<Audit.AuditReader>();
         s.AddDashboardUsers();
         return s;

@@ -21,6 +21,7 @@ public sealed class StartupWork(
             await _local.StartAsync(ct);
         }
         await MetadataStore.MigrateAsync(services, ct);
+        await Fleet.FleetSync.RegisterConfiguredAsync(services, ct);
     }
 
     public async Task StoppedAsync(CancellationToken ct)

@@ -65,6 +65,8 @@ public static class Telemetry
         Meter.CreateObservableGauge("hepdb.engine.latency", () => Engines(e => e.LatencySeconds), "s", "How long the last probe of the engine server took.");
         Meter.CreateObservableGauge("hepdb.engine.databases", () => Engines(e => (double)e.Databases), description: "Tenant databases on the engine server.");
         Meter.CreateObservableGauge("hepdb.engine.size", () => Engines(e => (double)e.Bytes), "By", "Bytes of tenant data on the engine server, as last measured.");
+        Meter.CreateObservableGauge("hepdb.engine.capacity.databases", () => Engines(e => e.MaxDatabases), description: "How many databases the engine server may hold (its capacity; absent without a limit).");
+        Meter.CreateObservableGauge("hepdb.engine.capacity.size", () => Engines(e => e.MaxBytes), "By", "How many bytes of databases the engine server may hold (absent without a limit).");
         Meter.CreateObservableGauge("hepdb.accounts", () => _sample is { } s
             ? [Account("active", s.Active), Account("over_quota", s.OverQuota), Account("suspended", s.Suspended)]
             : Array.Empty<Measurement<long>>(), description: "Accounts by state: active, over_quota, suspended.");
@@ -97,11 +99,14 @@ public static class Telemetry
     /// <summary>The gauges' latest sample (see <see cref="MetricsSampler"/>).</summary>
     internal static void Publish(Sample sample) => _sample = sample;
 
-    internal sealed record EngineSample(EngineKind Engine, bool Up, double LatencySeconds, int Databases, long Bytes);
+    internal sealed record EngineSample(EngineKind Engine, string Server, bool Up, double LatencySeconds, int Databases, long Bytes, int? MaxDatabases, long? MaxBytes);
     internal sealed record Sample(IReadOnlyList<EngineSample> Engines, int Active, int OverQuota, int Suspended);
 
-    private static IEnumerable<Measurement<double>> Engines(Func<EngineSample, double> value) =>
-        _sample?.Engines.Select(e => new Measurement<double>(value(e), new KeyValuePair<string, object?>("engine", e.Engine.WireName()))) ?? [];
+    /// <summary>One measurement per engine server, labelled with its engine and name; a server without the value (no
+    /// capacity limit) has none.</summary>
+    private static IEnumerable<Measurement<double>> Engines(Func<EngineSample, double?> value) =>
+        _sample?.Engines.Where(e => value(e) is not null).Select(e => new Measurement<double>(value(e)!.Value,
+            new KeyValuePair<string, object?>("engine", e.Engine.WireName()), new KeyValuePair<string, object?>("server", e.Server))) ?? [];
 
     /// <summary>Why the metrics listener's address cannot be bound now, or null when it can.</summary>
     private static string? PortTaken(MetricsOptions options)
@@ -174,16 +179,18 @@ public sealed class MetricsSampler(IServiceScopeFactory scopes, EngineRegistry e
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
-        var perEngine = await db.Databases.AsNoTracking().GroupBy(d => d.Engine)
-            .Select(g => new { Engine = g.Key, Count = g.Count(), Bytes = g.Sum(d => d.SizeBytes) }).ToListAsync(ct);
-        var probes = await Task.WhenAll(engines.Configured.Select(async a => (a.Kind, Probe: await a.ProbeAsync(ct))));
+        var perServer = await db.Databases.AsNoTracking().GroupBy(d => d.ServerId)
+            .Select(g => new { Server = g.Key, Count = g.Count(), Bytes = g.Sum(d => d.SizeBytes) }).ToListAsync(ct);
+        var probes = await Task.WhenAll(engines.Servers.Select(async s => (Server: s, Probe: await s.Adapter.ProbeAsync(ct))));
+        foreach (var (server, probe) in probes) engines.ReportProbe(server.Id, probe.Up, Time.GetUtcNow().UtcDateTime);
         var suspended = await db.Accounts.CountAsync(a => a.SuspendedAt != null, ct);
         var overQuota = await db.Databases.Where(d => d.Status == DatabaseStatus.OverQuota).Select(d => d.AccountId).Distinct()
             .CountAsync(id => db.Accounts.Any(a => a.Id == id && a.SuspendedAt == null), ct);
         var all = await db.Accounts.CountAsync(ct);
         Telemetry.Publish(new Telemetry.Sample(
-            probes.Select(p => new Telemetry.EngineSample(p.Kind, p.Probe.Up, p.Probe.Latency.TotalSeconds,
-                perEngine.FirstOrDefault(e => e.Engine == p.Kind)?.Count ?? 0, perEngine.FirstOrDefault(e => e.Engine == p.Kind)?.Bytes ?? 0)).ToList(),
+            probes.Select(p => new Telemetry.EngineSample(p.Server.Kind, p.Server.Name, p.Probe.Up, p.Probe.Latency.TotalSeconds,
+                perServer.FirstOrDefault(e => e.Server == p.Server.Id)?.Count ?? 0, perServer.FirstOrDefault(e => e.Server == p.Server.Id)?.Bytes ?? 0,
+                p.Server.Row.MaxDatabases, p.Server.Row.MaxBytes)).ToList(),
             all - suspended - overQuota, overQuota, suspended));
     }
 }

@@ -18,15 +18,16 @@ public sealed class QuotaWatcherOptions
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(60);
 }
 
-/// <summary>One engine server's part of a scan. <see cref="ConnectionsEnded"/>: what the connection-limit pass ended on
-/// an engine without a native per-user limit (MongoDB); always 0 elsewhere.</summary>
-public sealed record ServerScan(string Engine, bool Ok, int Queries, int Databases, double Milliseconds, string? Error, int ConnectionsEnded = 0);
+/// <summary>One engine server's part of a scan (<see cref="Server"/>: its id, <c>mariadb/default</c>).
+/// <see cref="ConnectionsEnded"/>: what the connection-limit pass ended on an engine without a native per-user limit
+/// (MongoDB); always 0 elsewhere.</summary>
+public sealed record ServerScan(string Engine, string Server, bool Ok, int Queries, int Databases, double Milliseconds, string? Error, int ConnectionsEnded = 0);
 
 /// <summary>What one watcher run did.</summary>
 public sealed record ScanReport(IReadOnlyList<ServerScan> Servers, int AccountsEvaluated, int AccountsChanged, IReadOnlyList<string> Errors, double Milliseconds)
 {
     public string Summary() =>
-        string.Join("; ", Servers.Select(s => s.Ok ? $"{s.Engine}: {s.Databases} dbs, {s.Queries} queries, {s.Milliseconds:0} ms{(s.ConnectionsEnded > 0 ? $", {s.ConnectionsEnded} ended over connection limits" : "")}" : $"{s.Engine}: FAILED {s.Error}"))
+        string.Join("; ", Servers.Select(s => s.Ok ? $"{s.Server}: {s.Databases} dbs, {s.Queries} queries, {s.Milliseconds:0} ms{(s.ConnectionsEnded > 0 ? $", {s.ConnectionsEnded} ended over connection limits" : "")}" : $"{s.Server}: FAILED {s.Error}"))
         + $"; {AccountsEvaluated} accounts, {AccountsChanged} changed, {Errors.Count} errors, {Milliseconds:0} ms";
 }
 
@@ -68,22 +69,17 @@ public sealed class QuotaWatcher(
         var started = Time.GetUtcNow().UtcDateTime;
         var total = Stopwatch.StartNew();
 
-        var servers = new List<ServerScan>();
-        var samples = new List<DatabaseUsage>();
-        var fleet = new List<EngineUsage>();
-        foreach (var adapter in engines.Configured)
-        {
-            var (scan, measured) = await MeasureServerAsync(db, adapter, ct);
-            servers.Add(adapter.EnforcesConnectionLimitsNatively ? scan : scan with { ConnectionsEnded = await EnforceConnectionLimitsAsync(db, adapter, ct) });
-            // Only a server measured in this pass is sampled: a failed one keeps a gap in its history, not stale sizes.
-            if (measured is null || !history.Value.Enabled) continue;
-            var connections = await CountConnectionsAsync(adapter, measured, ct);
-            samples.AddRange(measured.Select(m => new DatabaseUsage(m.Id, m.Bytes, connections is null ? null : connections.GetValueOrDefault(m.DbUser))));
-            fleet.Add(new EngineUsage(adapter.Kind, measured.Sum(m => m.Bytes), measured.Count));
-        }
-        if (history.Value.Enabled) await RecordHistoryAsync(services, samples, fleet, started, ct);
-
+        // Every server at once, each with its own metadata session: a pass takes as long as the slowest server, and a
+        // stopped one holds none of the others back.
+        var scans = await Task.WhenAll(engines.Servers.Select(server => ScanServerAsync(server, ct)));
+        var servers = scans.Select(s => s.Scan).ToList();
+        var samples = scans.SelectMany(s => s.Samples).ToList();
+        var fleet = scans.Where(s => s.Fleet is not null).Select(s => s.Fleet!).ToList();
+        // The history and the verdicts both follow from the sizes just stored and need nothing of each other: they run
+        // side by side, each with its own metadata session.
+        var recording = history.Value.Enabled ? RecordHistoryAsync(samples, fleet, started, ct) : Task.CompletedTask;
         var (evaluated, changed, errors) = await EnforceAllAsync(db, services.GetRequiredService<AccountEnforcer>(), ct);
+        await recording;
         var report = new ScanReport(servers, evaluated, changed, errors, total.Elapsed.TotalMilliseconds);
         db.JobRuns.Add(new JobRun
         {
@@ -99,34 +95,53 @@ public sealed class QuotaWatcher(
     /// <summary>One ready database as measured in this pass, for the usage history.</summary>
     private sealed record Measured(string Id, string DbUser, long Bytes);
 
-    private async Task<(ServerScan Scan, List<Measured>? Measured)> MeasureServerAsync(HepDbContext db, IEngineAdapter adapter, CancellationToken ct)
+    /// <summary>One server's part of a pass: sizes, the connection limits it cannot enforce itself, and its samples.</summary>
+    private async Task<(ServerScan Scan, List<DatabaseUsage> Samples, EngineUsage? Fleet)> ScanServerAsync(FleetServer server, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
+        var adapter = server.Adapter;
+        var (scan, measured) = await MeasureServerAsync(db, server, ct);
+        if (!adapter.EnforcesConnectionLimitsNatively) scan = scan with { ConnectionsEnded = await EnforceConnectionLimitsAsync(db, server, ct) };
+        // Only a server measured in this pass is sampled: a failed one keeps a gap in its history, not stale sizes.
+        if (measured is null || !history.Value.Enabled) return (scan, [], null);
+        var connections = await CountConnectionsAsync(adapter, measured, ct);
+        var samples = measured.Select(m => new DatabaseUsage(m.Id, m.Bytes, connections is null ? null : connections.GetValueOrDefault(m.DbUser))).ToList();
+        return (scan, samples, new EngineUsage(server.Kind, server.Name, measured.Sum(m => m.Bytes), measured.Count));
+    }
+
+    private async Task<(ServerScan Scan, List<Measured>? Measured)> MeasureServerAsync(HepDbContext db, FleetServer server, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
+        var adapter = server.Adapter;
         var engine = adapter.Kind.WireName();
         try
         {
-            var records = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind && d.Phase == DatabasePhase.Ready)
+            // Stamped below by server rather than by a list of ids (one short statement at any size); a database made
+            // after this read is not stamped, as it was not measured.
+            var listedAt = Time.GetUtcNow().UtcDateTime;
+            var records = await db.Databases.AsNoTracking().Where(d => d.ServerId == server.Id && d.Phase == DatabasePhase.Ready)
                 .Select(d => new { d.Id, d.DbName, d.DbUser, d.SizeBytes }).ToListAsync(ct);
             // Only this store's databases are measured: a shared server's others are not ours to scan.
             var scan = await adapter.MeasureSizesAsync(records.Select(r => r.DbName).ToList(), ct);
             var now = Time.GetUtcNow().UtcDateTime;
             // Most sizes do not change between runs: one statement stamps them all, and only changed sizes are written.
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var ids = records.Select(r => r.Id).ToList();
-            await db.Databases.Where(d => ids.Contains(d.Id)).ExecuteUpdateAsync(s => s.SetProperty(d => d.SizeRefreshedAt, now), ct);
+            await db.Databases.Where(d => d.ServerId == server.Id && d.Phase == DatabasePhase.Ready && d.CreatedAt <= listedAt)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.SizeRefreshedAt, now), ct);
             foreach (var changed in records.Where(r => r.SizeBytes != scan.Bytes.GetValueOrDefault(r.DbName)))
             {
                 var size = scan.Bytes.GetValueOrDefault(changed.DbName);
                 await db.Databases.Where(d => d.Id == changed.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.SizeBytes, size), ct);
             }
             await tx.CommitAsync(ct);
-            return (new ServerScan(engine, true, scan.Queries, records.Count, sw.Elapsed.TotalMilliseconds, null),
+            return (new ServerScan(engine, server.Id, true, scan.Queries, records.Count, sw.Elapsed.TotalMilliseconds, null),
                 records.Select(r => new Measured(r.Id, r.DbUser, scan.Bytes.GetValueOrDefault(r.DbName))).ToList());
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {
-            Logger.MeasuringFailed(engine, e.Message);
-            return (new ServerScan(engine, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message), null);
+            Logger.MeasuringFailed(server.Id, e.Message);
+            return (new ServerScan(engine, server.Id, false, 0, 0, sw.Elapsed.TotalMilliseconds, e.Message), null);
         }
     }
 
@@ -147,11 +162,12 @@ public sealed class QuotaWatcher(
 
     /// <summary>Stores this pass's samples in one batch and downsamples what has aged. The history matters less than
     /// the sizes and verdicts of the pass, so a failure here is logged and the pass goes on.</summary>
-    private async Task RecordHistoryAsync(IServiceProvider services, List<DatabaseUsage> samples, List<EngineUsage> fleet, DateTime at, CancellationToken ct)
+    private async Task RecordHistoryAsync(List<DatabaseUsage> samples, List<EngineUsage> fleet, DateTime at, CancellationToken ct)
     {
         try
         {
-            var store = services.GetRequiredService<UsageHistory>();
+            await using var scope = scopes.CreateAsyncScope();
+            var store = scope.ServiceProvider.GetRequiredService<UsageHistory>();
             await store.RecordAsync(samples, fleet, at, ct);
             await store.DownsampleAsync(at, ct);
         }
@@ -163,14 +179,14 @@ public sealed class QuotaWatcher(
 
     /// <summary>SPEC §4 on engines without a native per-user connection limit (MongoDB): one count per server with the
     /// limits of its ready databases. A failure is logged and never breaks the pass, like a failed size scan.</summary>
-    private async Task<int> EnforceConnectionLimitsAsync(HepDbContext db, IEngineAdapter adapter, CancellationToken ct)
+    private async Task<int> EnforceConnectionLimitsAsync(HepDbContext db, FleetServer server, CancellationToken ct)
     {
-        var engine = adapter.Kind.WireName();
+        var engine = server.Id;
         try
         {
-            var limits = await db.Databases.AsNoTracking().Where(d => d.Engine == adapter.Kind && d.Phase == DatabasePhase.Ready)
+            var limits = await db.Databases.AsNoTracking().Where(d => d.ServerId == server.Id && d.Phase == DatabasePhase.Ready)
                 .ToDictionaryAsync(d => d.DbUser, d => d.ConnectionLimit, ct);
-            return await adapter.EnforceConnectionLimitsAsync(limits, ct);
+            return await server.Adapter.EnforceConnectionLimitsAsync(limits, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -188,8 +204,7 @@ public sealed class QuotaWatcher(
         var databases = await db.Databases.AsNoTracking()
             .Select(d => new { d.AccountId, d.SizeBytes, d.Status, d.ConnectionLimit, d.Phase }).ToListAsync(ct);
         var packs = (await db.PackGrants.AsNoTracking().Where(p => p.ExpiresAt > now).ToListAsync(ct)).ToLookup(p => p.AccountId);
-        var accountIds = databases.Select(d => d.AccountId).Distinct().ToList();
-        var accounts = await db.Accounts.AsNoTracking().Where(a => accountIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, ct);
+        var accounts = await db.Accounts.AsNoTracking().Where(a => db.Databases.Any(d => d.AccountId == a.Id)).ToDictionaryAsync(a => a.Id, ct);
         var errors = new List<string>();
         var changed = 0;
         foreach (var group in databases.GroupBy(d => d.AccountId))

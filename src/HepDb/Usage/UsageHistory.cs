@@ -23,8 +23,8 @@ public static class UsageRetention
 /// <summary>One database's sample of one pass. <see cref="Connections"/> is null when they could not be counted.</summary>
 public sealed record DatabaseUsage(string DatabaseId, long SizeBytes, int? Connections);
 
-/// <summary>One engine's totals of one pass.</summary>
-public sealed record EngineUsage(EngineKind Engine, long Bytes, int Databases);
+/// <summary>One engine server's totals of one pass (<see cref="Server"/>: its name within the engine).</summary>
+public sealed record EngineUsage(EngineKind Engine, string Server, long Bytes, int Databases);
 
 /// <summary>A point of a database's history, at the start of its bucket.</summary>
 public sealed record UsagePoint(DateTime At, long SizeBytes, int? Connections);
@@ -70,7 +70,7 @@ public sealed class UsageHistory(HepDbContext db, LastSamples last)
             {
                 DatabaseId = d.DatabaseId, Resolution = UsageResolution.Raw, Bucket = bucket, SizeBytes = d.SizeBytes, Connections = d.Connections,
             }).ToList();
-        var fleet = engines.Select(e => new FleetSample { Engine = e.Engine, Resolution = UsageResolution.Raw, Bucket = bucket, Bytes = e.Bytes, Databases = e.Databases }).ToList();
+        var fleet = engines.Select(e => new FleetSample { Engine = e.Engine, Server = e.Server, Resolution = UsageResolution.Raw, Bucket = bucket, Bytes = e.Bytes, Databases = e.Databases }).ToList();
         db.UsageSamples.AddRange(rows);
         db.FleetSamples.AddRange(fleet);
         try
@@ -123,12 +123,13 @@ public sealed class UsageHistory(HepDbContext db, LastSamples last)
             points[id].OrderBy(r => r.Bucket).Select(r => new UsagePoint(FromBucket(r.Bucket), r.SizeBytes, r.Connections)).ToList());
     }
 
-    /// <summary>Every engine's totals since <paramref name="since"/>, oldest first.</summary>
-    public async Task<IReadOnlyDictionary<EngineKind, IReadOnlyList<FleetPoint>>> FleetSinceAsync(DateTime since, CancellationToken ct)
+    /// <summary>Every engine server's totals since <paramref name="since"/>, oldest first, by server id
+    /// (<c>mariadb/default</c>).</summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<FleetPoint>>> FleetSinceAsync(DateTime since, CancellationToken ct)
     {
         var from = ToBucket(since);
         var rows = await db.FleetSamples.AsNoTracking().Where(s => s.Bucket >= from).ToListAsync(ct);
-        return rows.GroupBy(r => r.Engine).ToDictionary(g => g.Key, IReadOnlyList<FleetPoint> (g) =>
+        return rows.GroupBy(r => Fleet.EngineServer.IdOf(r.Engine, r.Server)).ToDictionary(g => g.Key, IReadOnlyList<FleetPoint> (g) =>
             g.OrderBy(r => r.Bucket).Select(r => new FleetPoint(FromBucket(r.Bucket), r.Bytes, r.Databases)).ToList());
     }
 
@@ -145,13 +146,13 @@ public sealed class UsageHistory(HepDbContext db, LastSamples last)
 
     private Task<int> RollFleetAsync(UsageResolution from, UsageResolution to, long size, long cutoff, CancellationToken ct) => RollAsync(
         db.FleetSamples.Where(s => s.Resolution == from && s.Bucket < cutoff),
-        aged => aged.GroupBy(s => new { s.Engine, Bucket = s.Bucket / size * size })
-            .Select(g => new { g.Key.Engine, g.Key.Bucket, Bytes = g.Max(s => s.Bytes), Databases = g.Max(s => s.Databases) }),
+        aged => aged.GroupBy(s => new { s.Engine, s.Server, Bucket = s.Bucket / size * size })
+            .Select(g => new { g.Key.Engine, g.Key.Server, g.Key.Bucket, Bytes = g.Max(s => s.Bytes), Databases = g.Max(s => s.Databases) }),
         r => r.Bucket,
         first => db.FleetSamples.Where(s => s.Resolution == to && s.Bucket >= first && s.Bucket < cutoff),
-        s => (s.Engine, s.Bucket), r => (r.Engine, r.Bucket),
+        s => (s.Engine, s.Server, s.Bucket), r => (r.Engine, r.Server, r.Bucket),
         (kept, r) => (kept.Bytes, kept.Databases) = (Math.Max(kept.Bytes, r.Bytes), Math.Max(kept.Databases, r.Databases)),
-        r => new FleetSample { Engine = r.Engine, Resolution = to, Bucket = r.Bucket, Bytes = r.Bytes, Databases = r.Databases },
+        r => new FleetSample { Engine = r.Engine, Server = r.Server, Resolution = to, Bucket = r.Bucket, Bytes = r.Bytes, Databases = r.Databases },
         ct);
 
     /// <summary>One downsampling step: the <paramref name="aged"/> rows, grouped in SQL into the next resolution's

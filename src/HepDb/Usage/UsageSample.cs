@@ -46,24 +46,27 @@ public sealed class UsageSampleConfiguration : IEntityTypeConfiguration<UsageSam
     }
 }
 
-/// <summary>One engine's totals in one bucket: bytes of HepDb's ready databases and how many there are (today there is
-/// one server per engine, so the engine is the server).</summary>
+/// <summary>One engine server's totals in one bucket: bytes of HepDb's ready databases on it and how many there are.</summary>
 public sealed class FleetSample
 {
     public EngineKind Engine { get; init; }
+
+    /// <summary>The server's name within its engine (<see cref="Fleet.EngineServer.Name"/>).</summary>
+    public string Server { get; init; } = Fleet.EngineServer.DefaultName;
     public UsageResolution Resolution { get; init; }
     public long Bucket { get; init; }
     public long Bytes { get; set; }
     public int Databases { get; set; }
 }
 
-/// <summary>The <c>fleet_samples</c> table: a few rows per pass, keyed by engine, resolution and bucket.</summary>
+/// <summary>The <c>fleet_samples</c> table: a few rows per pass, keyed by server, resolution and bucket.</summary>
 public sealed class FleetSampleConfiguration : IEntityTypeConfiguration<FleetSample>
 {
     public void Configure(EntityTypeBuilder<FleetSample> e)
     {
         e.ToTable("fleet_samples");
         e.Property(x => x.Engine).HasMaxLength(16);
-        e.HasKey(x => new { x.Engine, x.Resolution, x.Bucket });
+        e.Property(x => x.Server).HasMaxLength(63);
+        e.HasKey(x => new { x.Engine, x.Server, x.Resolution, x.Bucket });
     }
 }

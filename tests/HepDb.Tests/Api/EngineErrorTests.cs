@@ -86,16 +86,11 @@ public abstract class EngineErrorTests(EngineServers engines)
     [Fact]
     public async Task A_frozen_MariaDB_answers_50_concurrent_creates_with_ENGINE_UNAVAILABLE_within_the_connect_timeout()
     {
-        var root = Path.Combine(Path.GetTempPath(), $"hepdb-frozen-{Guid.NewGuid():N}");
-        var options = new HepDb.Hosting.EnginesOptions { LocalDurable = false };
-        options.MariaDb.Port = EngineServers.FreePort();
-        options.Postgres.Local = false;
-        options.Mongo.Local = false;
-        var servers = new HepDb.Hosting.LocalEngines.LocalEngineServers(root, options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        await using var server = await PrivateMariaDb.StartAsync("frozen");
+        var (root, options) = (server.Root, server.Options);
         var pid = 0;
         try
         {
-            await servers.StartAsync(CancellationToken.None);
             pid = int.Parse(File.ReadAllText(Path.Combine(root, "engines", "mariadb", "run", "mysqld.pid")).Trim());
             var connectTimeout = TimeSpan.FromSeconds(2);
             await using var app = new HepDbApp(engines, new()
@@ -154,8 +149,6 @@ public abstract class EngineErrorTests(EngineServers engines)
         finally
         {
             if (pid > 0) Signal("CONT", pid);
-            await servers.StopAsync();
-            try { Directory.Delete(root, recursive: true); } catch (IOException) { }
         }
     }
 

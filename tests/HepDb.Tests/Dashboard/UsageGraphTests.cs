@@ -94,14 +94,14 @@ public sealed class UsageGraphTests(EngineServers engines, Browser browser) : IC
         await card.Locator(".usage-graphs").ScreenshotAsync(new() { Path = Path.Combine(Browser.ScreenshotDir, "usage-01-card-graphs.png") });
         await ShotAsync(page, "usage-02-dashboard");
 
-        // The operators' Usage page: bytes and databases per engine.
+        // The operators' Usage page: bytes and databases per engine server.
         var (_, operatorEmail) = await DashboardAccounts.CreateOperatorAsync(app);
         var admin = await SignedInPageAsync(browser, baseUrl, operatorEmail);
         await admin.GotoAsync("/admin/usage");
         var bytes = admin.Locator("svg#fleet-bytes-graph[role=img]");
-        Assert.Contains("MariaDB", await bytes.TextContentAsync());
-        Assert.Contains("PostgreSQL", await bytes.TextContentAsync());
-        Assert.Contains("PostgreSQL: 1 database now", await admin.Locator("figure.fleet-databases figcaption").TextContentAsync());
+        Assert.Contains("mariadb/default", await bytes.TextContentAsync());
+        Assert.Contains("postgres/default", await bytes.TextContentAsync());
+        Assert.Contains("postgres/default: 1 database now", await admin.Locator("figure.fleet-databases figcaption").TextContentAsync());
         await AccessibilityTests.CheckAsync(admin, "/admin/usage", problems);
         await admin.Locator(".usage-graphs").ScreenshotAsync(new() { Path = Path.Combine(Browser.ScreenshotDir, "usage-03-admin-fleet.png") });
         Assert.True(problems.Count == 0, string.Join("\n", problems));

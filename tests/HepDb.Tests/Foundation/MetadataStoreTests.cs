@@ -150,6 +150,12 @@ public sealed class MetadataStoreTests(EngineServers engines)
             db.DataProtectionKeys.Add(new HepDb.Web.Users.DataProtectionKey { Id = $"key-{accountId}", FriendlyName = "key", Xml = "<sealed>v1.k.x</sealed>" });
             await db.EngineSwitches.Where(e => e.Engine == HepDb.Engines.EngineKind.Postgres).ExecuteDeleteAsync();
             db.EngineSwitches.Add(new HepDb.Engines.EngineSwitch { Engine = HepDb.Engines.EngineKind.Postgres, Enabled = false, ChangedAt = now, ChangedBy = "operator" });
+            db.EngineServers.Add(new HepDb.Fleet.EngineServer
+            {
+                Id = $"postgres/{accountId.ToLowerInvariant()}", Engine = HepDb.Engines.EngineKind.Postgres, Name = accountId.ToLowerInvariant(), Host = "db2.example.test",
+                Port = 5432, AdminUser = "postgres", AdminPasswordSealed = "v1.k.sealed", MaxDatabases = 500, MaxBytes = 50_000_000_000,
+                State = HepDb.Fleet.ServerState.Draining, CreatedAt = now, ChangedAt = now,
+            });
             await db.SaveChangesAsync();
         }
         await using (var db = new HepDbContext(builder.Options))
@@ -166,6 +172,9 @@ public sealed class MetadataStoreTests(EngineServers engines)
             var user = await db.DashboardUsers.SingleAsync(u => u.AccountId == accountId);
             Assert.Equal((now, 3, "stamp", true), (user.LockoutEndUtc!.Value, user.AccessFailedCount, user.SecurityStamp, user.IsOperator));
             Assert.Equal("<sealed>v1.k.x</sealed>", (await db.DataProtectionKeys.SingleAsync(k => k.Id == $"key-{accountId}")).Xml);
+            var server = await db.EngineServers.SingleAsync(e => e.Id == $"postgres/{accountId.ToLowerInvariant()}");
+            Assert.Equal((HepDb.Fleet.ServerState.Draining, 500, 50_000_000_000L, 5432), (server.State, server.MaxDatabases!.Value, server.MaxBytes!.Value, server.Port));
+            Assert.Equal("draining", await db.Database.SqlQuery<string>($"""SELECT "State" AS "Value" FROM engine_servers WHERE "Id" = {server.Id}""").SingleAsync());
             var engineSwitch = await db.EngineSwitches.SingleAsync(e => e.Engine == HepDb.Engines.EngineKind.Postgres);
             Assert.False(engineSwitch.Enabled);
             Assert.Equal(now, engineSwitch.ChangedAt);

@@ -70,6 +70,10 @@ public sealed class ObservabilityTests(EngineServers engines)
                 ("http_request_method", "POST"), ("http_response_status_code", "201"), ("http_route", "/api/v1/db/databases")));
             Assert.Equal(1, Value(text, "hepdb_engine_up", ("engine", "mariadb")));
             Assert.Equal(1, Value(text, "hepdb_engine_up", ("engine", "postgres")));
+            Assert.Equal(1, Value(text, "hepdb_engine_up", ("engine", "mariadb"), ("server", "default")));
+            Assert.Equal(100, Value(text, "hepdb_engine_capacity_databases", ("engine", "mariadb"), ("server", "default")));
+            Assert.Equal(1073741824, Value(text, "hepdb_engine_capacity_size_bytes", ("engine", "mariadb"), ("server", "default")));
+            Assert.Null(Value(text, "hepdb_engine_capacity_databases", ("engine", "postgres")));
             Assert.InRange(Value(text, "hepdb_engine_latency_seconds", ("engine", "mariadb"))!.Value, 0, 5);
             Assert.InRange(Value(text, "hepdb_engine_size_bytes", ("engine", "mariadb"))!.Value, 0, 1 << 20);
             Assert.Equal(1, Value(text, "hepdb_accounts", ("state", "active"))); // the quickstart operator's account
@@ -170,6 +174,9 @@ public sealed class ObservabilityTests(EngineServers engines)
         psi.Environment["HepDb__LogFormat"] = "json";
         psi.Environment["Metrics__Port"] = metricsPort.ToString(CultureInfo.InvariantCulture);
         psi.Environment["Metrics__SampleInterval"] = "00:00:01";
+        // The configured MariaDB server with a capacity, so its capacity gauges have samples (they have none without).
+        psi.Environment["Engines__MariaDb__MaxDatabases"] = "100";
+        psi.Environment["Engines__MariaDb__MaxBytes"] = "1073741824";
         psi.Environment["QuotaWatcher__Interval"] = "00:00:02";
         psi.Environment["RateLimits__FailedAuthPerIpPerMinute"] = "3";
         var p = Process.Start(psi)!;

@@ -27,8 +27,10 @@ public sealed class Browser : IAsyncLifetime
     {
         if (_browser is null) Assert.Skip($"No Chromium at {ChromiumPath}: run scripts/setup.sh to install it.");
         var context = await _browser.NewContextAsync(new() { BaseURL = baseUrl, ViewportSize = new() { Width = 1280, Height = 900 } });
-        context.SetDefaultTimeout(30_000);
-        context.SetDefaultNavigationTimeout(30_000);
+        // Generous: the whole suite runs in parallel on 2 cores beside four engine servers, and a page that only waits its
+        // turn for the CPU is slow, not wrong. What a test asserts never depends on how long it took.
+        context.SetDefaultTimeout(60_000);
+        context.SetDefaultNavigationTimeout(60_000);
         return await context.NewPageAsync();
     }
 

@@ -111,7 +111,7 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
         return await work(scope.ServiceProvider.GetRequiredService<HepDbContext>());
     }
 
-    public IEngineAdapter Engine(EngineKind kind) => Services.GetRequiredService<EngineRegistry>().Get(kind);
+    public IEngineAdapter Engine(EngineKind kind) => Services.GetRequiredService<EngineRegistry>().Default(kind);
 
     /// <summary>Creates a database through the API and returns the parsed <c>data</c> (failing the test on anything but 201).</summary>
     public async Task<CreatedDatabase> CreateDatabaseAsync(TestAccount account, string engine, string name = "my-app")

@@ -92,7 +92,7 @@ public sealed class OperatorToolTests(EngineServers engines)
 
         var run = await RunAsync(app, "watcher", "run");
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Matches(@"mariadb: \d+ dbs, \d+ queries", run.Output);
+        Assert.Matches(@"mariadb/default: \d+ dbs, \d+ queries", run.Output);
         Assert.Contains("accounts,", run.Output);
         Assert.NotNull(await app.WithDbAsync(d => d.Databases.Where(x => x.Id == database.Id).Select(x => x.SizeRefreshedAt).SingleAsync())); // it measured
         // The server's lease is left alone: its periodic passes keep their holder.

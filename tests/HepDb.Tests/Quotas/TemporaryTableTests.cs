@@ -13,15 +13,9 @@ public sealed class TemporaryTableTests(EngineServers engines)
     [Fact]
     public async Task A_Free_tenant_cannot_hold_more_than_the_capped_temporary_space_and_only_InnoDB_temporary_tables()
     {
-        var root = Path.Combine(Path.GetTempPath(), $"hepdb-tmpspace-{Guid.NewGuid():N}");
-        var options = new HepDb.Hosting.EnginesOptions { LocalDurable = false, LocalMariaDbTemporarySpaceMb = 64 };
-        options.MariaDb.Port = EngineServers.FreePort();
-        options.Postgres.Local = false;
-        options.Mongo.Local = false;
-        var servers = new HepDb.Hosting.LocalEngines.LocalEngineServers(root, options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-        try
+        await using var server = await PrivateMariaDb.StartAsync("tmpspace", o => o.LocalMariaDbTemporarySpaceMb = 64);
+        var (root, options) = (server.Root, server.Options);
         {
-            await servers.StartAsync(CancellationToken.None);
             await using var app = new HepDbApp(engines, new()
             {
                 ["Engines:MariaDb:Port"] = options.MariaDb.Port.ToString(),
@@ -48,11 +42,6 @@ public sealed class TemporaryTableTests(EngineServers engines)
             Assert.Equal("1000", await Tenant.MustRunAsync(neighbour.ConnectionString,
                 "CREATE TEMPORARY TABLE small (a CHAR(255)); INSERT INTO small SELECT REPEAT('y', 255) FROM seq_1_to_1000; SELECT COUNT(*) FROM small;"));
             Assert.Equal("1", await Tenant.MustRunAsync(tenant.ConnectionString, "CREATE TEMPORARY TABLE t (a INT); INSERT INTO t VALUES (1); SELECT COUNT(*) FROM t;"));
-        }
-        finally
-        {
-            await servers.StopAsync();
-            Directory.Delete(root, recursive: true);
         }
     }
 }

@@ -42,7 +42,7 @@ public sealed class UsageHistoryTests : IAsyncLifetime
         await using var db = new HepDbContext(_options);
         var history = new UsageHistory(db, _last);
         await history.RecordAsync([new DatabaseUsage("db1", size, connections), new DatabaseUsage("db2", size2, 0)],
-            [new EngineUsage(EngineKind.MariaDb, size + size2, 2)], Now, CancellationToken.None);
+            [new EngineUsage(EngineKind.MariaDb, "default", size + size2, 2)], Now, CancellationToken.None);
         await history.DownsampleAsync(Now, CancellationToken.None);
         Assert.Empty(db.ChangeTracker.Entries()); // the samples are not kept tracked in the watcher's long-lived context
     }
@@ -164,11 +164,11 @@ public sealed class UsageHistoryTests : IAsyncLifetime
         await using (var db = new HepDbContext(_options))
         {
             _clock.Advance(TimeSpan.FromMinutes(1));
-            await new UsageHistory(db, new LastSamples()).RecordAsync([new DatabaseUsage("db1", 1000, 1)], [new EngineUsage(EngineKind.MariaDb, 1, 1)], Now, CancellationToken.None);
+            await new UsageHistory(db, new LastSamples()).RecordAsync([new DatabaseUsage("db1", 1000, 1)], [new EngineUsage(EngineKind.MariaDb, "default", 1, 1)], Now, CancellationToken.None);
         }
         _clock.Advance(TimeSpan.FromMinutes(1));
         await using (var db = new HepDbContext(_options))
-            Assert.Equal(2, await new UsageHistory(db, _last).RecordAsync([new DatabaseUsage("db1", 1000, 1), new DatabaseUsage("db2", 5, 0)], [new EngineUsage(EngineKind.MariaDb, 1, 1)], Now, CancellationToken.None));
+            Assert.Equal(2, await new UsageHistory(db, _last).RecordAsync([new DatabaseUsage("db1", 1000, 1), new DatabaseUsage("db2", 5, 0)], [new EngineUsage(EngineKind.MariaDb, "default", 1, 1)], Now, CancellationToken.None));
     }
 
     [Fact]
@@ -185,7 +185,7 @@ public sealed class UsageHistoryTests : IAsyncLifetime
         Assert.Equal([20L, 30, 40], points["db1"].Select(p => p.SizeBytes));
         Assert.Empty(points["nope"]);
         var fleet = await history.FleetSinceAsync(Now - TimeSpan.FromHours(1), CancellationToken.None);
-        Assert.Equal(5, fleet[EngineKind.MariaDb].Count);
+        Assert.Equal(5, fleet["mariadb/default"].Count);
     }
 
     [Fact]

@@ -340,18 +340,27 @@ public sealed class PostgresAdapter : IEngineAdapter, IAsyncDisposable
 
     internal async Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken ct)
     {
-        await using var conn = await OpenAsync(ct);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            return await work(conn);
-        }
-        catch (PostgresException e)
-        {
-            throw new EngineCommandException(Kind, e.SqlState, e.MessageText, e);
-        }
-        catch (Exception e) when (IsUnreachable(e))
-        {
-            throw new EngineUnavailableException(Kind, e.Message, e);
+            await using var conn = await OpenAsync(ct);
+            try
+            {
+                return await work(conn);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < 3)
+            {
+                // The server chose this statement to end a deadlock with another session's DDL on the shared catalogs
+                // (grants, ownership), and rolled it back: every operation here is idempotent, so it runs again.
+                await Task.Delay(Random.Shared.Next(20, 100) * attempt, ct);
+            }
+            catch (PostgresException e)
+            {
+                throw new EngineCommandException(Kind, e.SqlState, e.MessageText, e);
+            }
+            catch (Exception e) when (IsUnreachable(e))
+            {
+                throw new EngineUnavailableException(Kind, e.Message, e);
+            }
         }
     }
 

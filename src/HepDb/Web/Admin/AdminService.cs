@@ -54,12 +54,12 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
 
     public async Task<List<EngineRow>> EnginesAsync(CancellationToken ct)
     {
-        await EngineSwitchSync.LoadAsync(db, engines, ct);
+        await Fleet.FleetSync.LoadAsync(db, engines, ct);
         var counts = await db.Databases.GroupBy(d => d.Engine).Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(x => x.Key, x => x.Count, ct);
         var rows = new List<EngineRow>();
         foreach (var kind in EngineKinds.All)
         {
-            var adapter = engines.Find(kind);
+            var adapter = (engines.ServersOf(kind).FirstOrDefault(s => s.Row.Configured) ?? engines.ServersOf(kind).FirstOrDefault())?.Adapter;
             var probe = adapter is null ? null : await adapter.ProbeAsync(ct);
             rows.Add(new EngineRow(kind, engines.Availability(kind), engines.ConfiguredEnabled(kind), engines.IsSwitchedOff(kind),
                 adapter?.Server.Host, adapter?.Server.Port, probe, counts.GetValueOrDefault(kind), adapter is null ? null : local.For(adapter)));
@@ -81,7 +81,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
         row.ChangedBy = actor.Id;
         db.Record(time, actor, null, enabled ? "engine.enabled" : "engine.disabled", kind.WireName());
         await db.SaveChangesAsync(ct);
-        await EngineSwitchSync.LoadAsync(db, engines, ct);
+        await Fleet.FleetSync.LoadAsync(db, engines, ct);
         return null;
     }
 }

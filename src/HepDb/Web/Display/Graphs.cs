@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using HepDb.Engines;
 using HepDb.Usage;
 using Microsoft.AspNetCore.Html;
 
@@ -182,19 +181,19 @@ public static class UsageGraphs
             limit, $"limit {limit}", v => v.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Bytes of HepDb's databases per engine over the fleet window.</summary>
-    public static GraphSpec FleetBytes(IReadOnlyDictionary<EngineKind, IReadOnlyList<FleetPoint>> fleet, DateTime now) =>
-        new("fleet-bytes-graph", "Bytes per engine, last 30 days", FleetSentence(fleet, p => Format.Bytes(p.Bytes), "stored"), now - FleetWindow, now,
-            fleet.OrderBy(f => f.Key).Select(f => new GraphSeries(f.Key.DisplayName(), f.Value.Select(p => (p.At, (double?)p.Bytes)).ToList())).ToList(),
+    /// <summary>Bytes of HepDb's databases per engine server (by id, <c>mariadb/default</c>) over the fleet window.</summary>
+    public static GraphSpec FleetBytes(IReadOnlyDictionary<string, IReadOnlyList<FleetPoint>> fleet, DateTime now) =>
+        new("fleet-bytes-graph", "Bytes per server, last 30 days", FleetSentence(fleet, p => Format.Bytes(p.Bytes), "stored"), now - FleetWindow, now,
+            fleet.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new GraphSeries(f.Key, f.Value.Select(p => (p.At, (double?)p.Bytes)).ToList())).ToList(),
             null, null, v => Format.Bytes((long)v), Mb);
 
-    /// <summary>Ready databases per engine over the fleet window.</summary>
-    public static GraphSpec FleetDatabases(IReadOnlyDictionary<EngineKind, IReadOnlyList<FleetPoint>> fleet, DateTime now) =>
-        new("fleet-databases-graph", "Databases per engine, last 30 days", FleetSentence(fleet, p => p.Databases == 1 ? "1 database" : $"{p.Databases} databases", "now"), now - FleetWindow, now,
-            fleet.OrderBy(f => f.Key).Select(f => new GraphSeries(f.Key.DisplayName(), f.Value.Select(p => (p.At, (double?)p.Databases)).ToList())).ToList(),
+    /// <summary>Ready databases per engine server over the fleet window.</summary>
+    public static GraphSpec FleetDatabases(IReadOnlyDictionary<string, IReadOnlyList<FleetPoint>> fleet, DateTime now) =>
+        new("fleet-databases-graph", "Databases per server, last 30 days", FleetSentence(fleet, p => p.Databases == 1 ? "1 database" : $"{p.Databases} databases", "now"), now - FleetWindow, now,
+            fleet.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new GraphSeries(f.Key, f.Value.Select(p => (p.At, (double?)p.Databases)).ToList())).ToList(),
             null, null, v => v.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture));
 
-    private static string FleetSentence(IReadOnlyDictionary<EngineKind, IReadOnlyList<FleetPoint>> fleet, Func<FleetPoint, string> say, string what) =>
+    private static string FleetSentence(IReadOnlyDictionary<string, IReadOnlyList<FleetPoint>> fleet, Func<FleetPoint, string> say, string what) =>
         fleet.Count == 0 ? "No samples yet."
-            : string.Join("; ", fleet.OrderBy(f => f.Key).Select(f => $"{f.Key.DisplayName()}: {say(f.Value[^1])} {what}, from {say(f.Value[0])} at {Format.Utc(f.Value[0].At)}")) + ".";
+            : string.Join("; ", fleet.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key}: {say(f.Value[^1])} {what}, from {say(f.Value[0])} at {Format.Utc(f.Value[0].At)}")) + ".";
 }

@@ -4,6 +4,7 @@ using HepDb.Allowlists;
 using HepDb.Backups;
 using HepDb.Databases;
 using HepDb.Engines;
+using HepDb.Fleet;
 using HepDb.Quotas;
 using HepDb.Usage;
 using HepDb.Web.Display;
@@ -21,7 +22,11 @@ namespace HepDb.Web.Pages.Dashboard.Database;
 /// HepDb has its CA file, else null.</summary>
 public sealed record DatabaseCard(TenantDatabase Record, EngineKind Kind, string Host, int Port, string MaskedConnectionString,
     IReadOnlyList<Snippet> Snippets, DatabaseAccess? Access, IReadOnlyList<Backup> Backups, int BackupCount, bool CanBackUp,
-    IReadOnlyList<IPNetwork> Allowed, bool CanAllowlist, string? CaDownload);
+    IReadOnlyList<IPNetwork> Allowed, bool CanAllowlist, string? CaDownload)
+{
+    /// <summary>The name of the engine server that holds the database (<c>default</c> for the configured one).</summary>
+    public string ServerName => Record.ServerId.Split('/') is [_, var name] ? name : EngineServer.DefaultName;
+}
 
 [ImportUploadLimits]
 public sealed class IndexModel(
@@ -190,9 +195,11 @@ public sealed class IndexModel(
     /// (the snippets name it <see cref="CaCertificates.DownloadName"/>); 404 when HepDb has none for that engine. It is
     /// public, but served only to signed-in users like the rest of the card: no anonymous route tells who asks which
     /// engines this deployment runs.</summary>
-    public IActionResult OnGetCaCertificate(string? engine)
+    public IActionResult OnGetCaCertificate(string? engine, string? server)
     {
-        if (!EngineKinds.TryParse(engine, out var kind) || CaCertificates.Path(engines.Find(kind)?.Server) is not { } path) return NotFound();
+        if (!EngineKinds.TryParse(engine, out var kind)) return NotFound();
+        var holder = engines.Server(EngineServer.IdOf(kind, server ?? EngineServer.DefaultName)) ?? engines.ServersOf(kind).FirstOrDefault();
+        if (CaCertificates.Path(holder?.Adapter.Server) is not { } path) return NotFound();
         return PhysicalFile(path, "application/x-pem-file", CaCertificates.DownloadName(kind));
     }
 
@@ -226,7 +233,7 @@ public sealed class IndexModel(
         foreach (var d in await databases.ListAsync(Account.Id, ct))
         {
             var kind = d.Engine;
-            var adapter = engines.Find(kind);
+            var adapter = engines.For(d);
             var host = adapter?.Server.EffectivePublicHost ?? "(engine not configured)";
             var port = adapter?.Server.EffectivePublicPort ?? 0;
             var limit = d.ConnectionLimit > 0 ? d.ConnectionLimit : Limits.ConnectionsPerUser;
