@@ -111,7 +111,7 @@ internal static class ServerCommands
         server.Subcommands.Add(remove);
 
         var database = new Option<string>("--database") { Description = "The database's id", Required = true };
-        var to = new Option<string>("--to") { Description = "The name of the server of its engine to move it to", Required = true };
+        var to = new Option<string>("--to") { Description = "The server of its engine to move it to: its name (b) or id (mariadb/b)", Required = true };
         var move = new Command("move", "Move a database to another server of its engine (same name, user and password; writes wait during the copy); prints '<id> moved <from> -> <to>'")
             { database, to };
         move.SetAction((p, ct) => withServices(p, async sp =>

@@ -19,7 +19,12 @@ public sealed record ServerView(EngineServer Row, int Databases, long Bytes, Eng
 public sealed record ServerSettings(
     string? Host = null, int? Port = null, string? PublicHost = null, int? PublicPort = null, string? AdminUser = null,
     string? AdminPassword = null, int? MaxDatabases = null, long? MaxBytes = null, bool? RequireTls = null,
-    string? CaCertificateFile = null, string? HbaFile = null, ServerState? State = null);
+    string? CaCertificateFile = null, string? HbaFile = null, ServerState? State = null)
+{
+    /// <summary>Whether these settings change how HepDb connects (then the server is probed with them first).</summary>
+    public bool ChangesConnection => Host is not null || Port is not null || AdminUser is not null || AdminPassword is not null
+                                     || RequireTls is not null || CaCertificateFile is not null || HbaFile is not null;
+}
 
 /// <summary>
 /// The operator's side of the fleet (<c>hepdb-admin server …</c>, the admin area's Servers page): list, add, change,
@@ -92,8 +97,7 @@ public sealed partial class FleetService(HepDbContext db, EngineRegistry engines
         var found = Find(reference, engine);
         if (!found.Ok) return found.Problem!;
         var row = await db.EngineServers.SingleAsync(s => s.Id == found.Value!.Id, ct);
-        if (row.Configured && (settings.Host ?? settings.AdminUser ?? settings.AdminPassword ?? settings.CaCertificateFile ?? settings.HbaFile) is not null
-            || row.Configured && (settings.Port ?? (object?)settings.RequireTls) is not null)
+        if (row.Configured && settings.ChangesConnection)
             return ApiErrors.InvalidServer($"{row.Id} is the configured server: change its connection settings in configuration (Engines:{row.Engine.DisplayName()}), not here.");
         if (await ApplyAsync(row, settings, ct) is { } problem) return problem;
         row.ChangedAt = time.GetUtcNow().UtcDateTime;
@@ -128,8 +132,6 @@ public sealed partial class FleetService(HepDbContext db, EngineRegistry engines
     {
         if (s.Port is < 1 or > 65535 || s.PublicPort is < 1 or > 65535) return ApiErrors.InvalidServer("Ports are 1-65535.");
         if (s.MaxDatabases is < 0 || s.MaxBytes is < 0) return ApiErrors.InvalidServer("Capacities are positive numbers (0 removes the limit).");
-        var connectionChanged = s.Host is not null || s.Port is not null || s.AdminUser is not null || s.AdminPassword is not null
-                                || s.RequireTls is not null || s.CaCertificateFile is not null || s.HbaFile is not null;
         if (s.Host is not null) row.Host = s.Host.Trim();
         if (s.Port is { } port) row.Port = port;
         if (s.PublicHost is not null) row.PublicHost = s.PublicHost.Trim() is "" ? null : s.PublicHost.Trim();
@@ -149,7 +151,7 @@ public sealed partial class FleetService(HepDbContext db, EngineRegistry engines
         // Two records of one server would each call the other's databases orphans.
         if (engines.ServersOf(row.Engine).FirstOrDefault(o => o.Id != row.Id && SameEndpoint(o.Row, row)) is { } twin)
             return ApiErrors.InvalidServer($"{twin.Id} is already {row.Host}:{row.Port}: one server is registered once.");
-        if (!connectionChanged) return null;
+        if (!s.ChangesConnection) return null;
 
         var factory = factories.First(f => f.Kind == row.Engine);
         var adapter = factory.Create(row.ToOptions(box));
