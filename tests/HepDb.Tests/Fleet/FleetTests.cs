@@ -160,6 +160,42 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
         Assert.True((await Clients.SqlAsync(after.ConnectionString, "SELECT COUNT(*) FROM t")).Ok);
     }
 
+    [Theory]
+    [InlineData("mariadb")]
+    [InlineData("postgres")]
+    public async Task A_moved_database_keeps_its_allowlist_and_its_suspension_on_the_new_server(string engine)
+    {
+        await using var app = new HepDbApp(engines);
+        await AddAsync(app, engine, "b", second.Settings(engine, maxDatabases: 100));
+        await SetAsync(app, "b", engine, new ServerSettings(State: ServerState.Draining));
+        var account = await app.CreateAccountAsync(Tier.Premium);
+        var created = await app.CreateDatabaseAsync(account, engine);
+        await SetAsync(app, "b", engine, new ServerSettings(State: ServerState.Active));
+        Assert.True((await Clients.SqlAsync(created.ConnectionString, "CREATE TABLE t (id INT); INSERT INTO t VALUES (1);")).Ok);
+        // Allowed only from a range this machine is not in; then the account is suspended.
+        await ApiAssert.OkAsync(await account.Api.PutAsJsonAsync($"/api/v1/db/databases/{created.Id}/allowlist", new { cidrs = new[] { "10.9.8.0/24" } }));
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var suspended = await scope.ServiceProvider.GetRequiredService<Suspension>().SuspendAsync(account.Id, "testing a move", Actor.Operator, CancellationToken.None);
+            Assert.True(suspended.Ok && suspended.Value!.Count == 0, suspended.Problem?.Message);
+            var moved = await scope.ServiceProvider.GetRequiredService<DatabaseMover>().MoveAsync(created.Id, $"{engine}/b", Actor.Operator, CancellationToken.None);
+            Assert.True(moved.Ok, moved.Problem?.Message);
+        }
+        var onB = new UriBuilder(created.ConnectionString) { Port = engine == "mariadb" ? second.Engines.MariaDb.Port : second.Engines.Postgres.Port }.Uri.ToString();
+        Assert.False((await Clients.SqlAsync(onB, "SELECT 1")).Ok, "a suspended, allowlisted database should refuse this login on its new server");
+
+        // Lifted, it is still allowlisted there; cleared, the login works and so do writes.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var lifted = await scope.ServiceProvider.GetRequiredService<Suspension>().LiftAsync(account.Id, "done", Actor.Operator, CancellationToken.None);
+            Assert.True(lifted.Ok && lifted.Value!.Count == 0, lifted.Problem?.Message);
+        }
+        Assert.False((await Clients.SqlAsync(onB, "SELECT 1")).Ok, "the allowlist should hold on the new server");
+        await ApiAssert.OkAsync(await account.Api.PutAsJsonAsync($"/api/v1/db/databases/{created.Id}/allowlist", new { cidrs = Array.Empty<string>() }));
+        Assert.True((await Clients.SqlAsync(onB, "INSERT INTO t VALUES (2)")).Ok);
+        Assert.Equal("2", (await Clients.SqlAsync(onB, "SELECT COUNT(*) FROM t")).Output.Trim());
+    }
+
     [Fact]
     public async Task A_move_cut_short_before_the_switch_is_rolled_back_to_exactly_one_live_copy()
     {
