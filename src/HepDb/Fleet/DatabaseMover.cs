@@ -130,7 +130,7 @@ public sealed class DatabaseMover(
         }
         finally
         {
-            File.Delete(dumpFile);
+            DeleteDumpFile(record.Id);
         }
 
         // (4) The switch: from now on every action goes to the target.
@@ -221,7 +221,7 @@ public sealed class DatabaseMover(
             if (now is { Phase: DatabasePhase.Ready })
                 await AccountEnforcer.ChangeStatusAsync(source, DatabaseService.SpecOf(now, box), DatabaseStatus.OverQuota, now.Status == DatabaseStatus.Active ? DatabaseStatus.Active : DatabaseStatus.OverQuota, CancellationToken.None);
             await db.Databases.Where(d => d.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.MoveToServerId, (string?)null), CancellationToken.None);
-            File.Delete(DumpFile(record.Id));
+            DeleteDumpFile(record.Id);
             logger.MoveRolledBack(record.Id, record.MoveToServerId ?? "");
             return true;
         }
@@ -235,6 +235,13 @@ public sealed class DatabaseMover(
     /// <summary>Where a move keeps its copy between dump and load (0600, removed afterwards, or by the rollback of a move
     /// whose process died).</summary>
     private string DumpFile(string databaseId) => Path.Combine(hepdb.Value.ResolveDataDir(), "moves", $"{databaseId}.dump");
+
+    /// <summary>Removes a move's copy file if there is one (its folder may not exist yet).</summary>
+    private void DeleteDumpFile(string databaseId)
+    {
+        var file = DumpFile(databaseId);
+        if (File.Exists(file)) File.Delete(file);
+    }
 
     private static Task StepAsync(string step) => AfterStep?.Invoke(step) ?? Task.CompletedTask;
 }

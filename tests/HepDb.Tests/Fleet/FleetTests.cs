@@ -32,6 +32,19 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
         Assert.True(set.Ok, set.Problem?.Message);
     }
 
+    /// <summary>Adds the second server as <c>b</c> and creates a database of a new Premium account on the default server
+    /// (b drained meanwhile, so placement cannot choose it), ready to be moved.</summary>
+    private async Task<(TestAccount Account, CreatedDatabase Database)> OnDefaultBesideBAsync(HepDbApp app, string engine)
+    {
+        await AddAsync(app, engine, "b", second.Settings(engine, maxDatabases: 100));
+        await SetAsync(app, "b", engine, new ServerSettings(State: ServerState.Draining));
+        var account = await app.CreateAccountAsync(Tier.Premium);
+        var created = await app.CreateDatabaseAsync(account, engine);
+        Assert.Equal($"{engine}/default", await ServerOfAsync(app, created.Id));
+        await SetAsync(app, "b", engine, new ServerSettings(State: ServerState.Active));
+        return (account, created);
+    }
+
     private static Task<string> ServerOfAsync(HepDbApp app, string id) =>
         app.WithDbAsync(db => db.Databases.AsNoTracking().Where(d => d.Id == id).Select(d => d.ServerId).SingleAsync());
 
@@ -110,12 +123,7 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
     public async Task A_moved_database_keeps_its_data_user_and_password_and_only_its_host_and_port_change(string engine)
     {
         await using var app = new HepDbApp(engines);
-        await AddAsync(app, engine, "b", second.Settings(engine, maxDatabases: 100));
-        await SetAsync(app, "b", engine, new ServerSettings(State: ServerState.Draining)); // so the database starts on default
-        var account = await app.CreateAccountAsync(Tier.Premium);
-        var created = await app.CreateDatabaseAsync(account, engine);
-        Assert.Equal($"{engine}/default", await ServerOfAsync(app, created.Id));
-        await SetAsync(app, "b", engine, new ServerSettings(State: ServerState.Active));
+        var (account, created) = await OnDefaultBesideBAsync(app, engine);
         var fill = engine == "mariadb"
             ? "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(100)); INSERT INTO t SELECT seq, MD5(seq) FROM seq_1_to_5000; CREATE VIEW v AS SELECT COUNT(*) AS n FROM t;"
             : "CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g; CREATE VIEW v AS SELECT COUNT(*) AS n FROM t;";
@@ -166,11 +174,7 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
     public async Task A_moved_database_keeps_its_allowlist_and_its_suspension_on_the_new_server(string engine)
     {
         await using var app = new HepDbApp(engines);
-        await AddAsync(app, engine, "b", second.Settings(engine, maxDatabases: 100));
-        await SetAsync(app, "b", engine, new ServerSettings(State: ServerState.Draining));
-        var account = await app.CreateAccountAsync(Tier.Premium);
-        var created = await app.CreateDatabaseAsync(account, engine);
-        await SetAsync(app, "b", engine, new ServerSettings(State: ServerState.Active));
+        var (account, created) = await OnDefaultBesideBAsync(app, engine);
         Assert.True((await Clients.SqlAsync(created.ConnectionString, "CREATE TABLE t (id INT); INSERT INTO t VALUES (1);")).Ok);
         // Allowed only from a range this machine is not in; then the account is suspended.
         await ApiAssert.OkAsync(await account.Api.PutAsJsonAsync($"/api/v1/db/databases/{created.Id}/allowlist", new { cidrs = new[] { "10.9.8.0/24" } }));
@@ -200,11 +204,7 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
     public async Task A_move_cut_short_before_the_switch_is_rolled_back_to_exactly_one_live_copy()
     {
         await using var app = new HepDbApp(engines);
-        await AddAsync(app, "mariadb", "b", second.Settings("mariadb", maxDatabases: 100));
-        await SetAsync(app, "b", "mariadb", new ServerSettings(State: ServerState.Draining));
-        var account = await app.CreateAccountAsync(Tier.Premium);
-        var created = await app.CreateDatabaseAsync(account, "mariadb");
-        await SetAsync(app, "b", "mariadb", new ServerSettings(State: ServerState.Active));
+        var (account, created) = await OnDefaultBesideBAsync(app, "mariadb");
         Assert.True((await Clients.SqlAsync(created.ConnectionString, "CREATE TABLE t (id INT); INSERT INTO t VALUES (1), (2);")).Ok);
 
         // The move stops after the copy, as a crash there would leave it: the target has a full copy, the source is
@@ -239,46 +239,93 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
     private static readonly AsyncLocal<string?> AsyncLocalMoveId = new();
 
     [Fact]
-    public async Task Kill_9_of_the_operator_tool_mid_move_converges_to_exactly_one_live_copy()
+    public async Task A_move_cut_short_after_the_switch_leaves_the_source_copy_to_the_reconciler_as_an_orphan()
     {
         await using var app = new HepDbApp(engines);
-        await AddAsync(app, "postgres", "b", second.Settings("postgres", maxDatabases: 100));
-        await SetAsync(app, "b", "postgres", new ServerSettings(State: ServerState.Draining));
+        var (account, created) = await OnDefaultBesideBAsync(app, "postgres");
+        Assert.True((await Clients.SqlAsync(created.ConnectionString, "CREATE TABLE t (id INT); INSERT INTO t VALUES (1), (2);")).Ok);
+
+        DatabaseMover.AfterStep = step => step == "switched" && AsyncLocalMoveId.Value == created.Id ? throw new OperationCanceledException("crash") : Task.CompletedTask;
+        try
+        {
+            AsyncLocalMoveId.Value = created.Id;
+            await using var scope = app.Services.CreateAsyncScope();
+            await Assert.ThrowsAsync<OperationCanceledException>(() =>
+                scope.ServiceProvider.GetRequiredService<DatabaseMover>().MoveAsync(created.Id, "b", Actor.Operator, CancellationToken.None));
+        }
+        finally
+        {
+            DatabaseMover.AfterStep = null;
+            AsyncLocalMoveId.Value = null;
+        }
+        // Switched: the record names b, and the source still has its (write-blocked) copy.
+        Assert.Equal("postgres/b", await ServerOfAsync(app, created.Id));
+        Assert.Contains(created.DbName, (await app.Engine(EngineKind.Postgres).ListTenantObjectsAsync(CancellationToken.None)).Databases);
+
+        var report = await app.Services.GetRequiredService<Reconciler>().RunOnceAsync(CancellationToken.None, requireLease: false);
+        Assert.Equal(0, report!.MovesRolledBack);
+        Assert.Equal(1, report.OrphansDropped);
+        var old = await app.Engine(EngineKind.Postgres).ListTenantObjectsAsync(CancellationToken.None);
+        Assert.DoesNotContain(created.DbName, old.Databases);
+        Assert.DoesNotContain(created.DbUser, old.Users);
+        var live = await RevealAsync(account, created.Id);
+        Assert.Equal(second.Engines.Postgres.Port, live.Port);
+        Assert.True((await Clients.SqlAsync(live.ConnectionString, "INSERT INTO t VALUES (3)")).Ok);
+        Assert.Equal("3", (await Clients.SqlAsync(live.ConnectionString, "SELECT COUNT(*) FROM t")).Output.Trim());
+    }
+
+    [Fact]
+    public async Task Kill_9_of_the_operator_tool_mid_move_converges_to_exactly_one_live_copy()
+    {
+        // The target is a MariaDB server of this test's own, frozen (SIGSTOP) as soon as the move is under way, so the
+        // tool is killed in the middle of the copy whatever the machine's speed.
+        await using var target = await PrivateMariaDb.StartAsync("fleet-kill");
+        await using var app = new HepDbApp(engines);
+        var o = target.Options.MariaDb;
+        await AddAsync(app, "mariadb", "c", new ServerSettings(Host: "127.0.0.1", Port: o.Port, AdminUser: "root", AdminPassword: o.AdminPassword,
+            MaxDatabases: 100, RequireTls: true, CaCertificateFile: o.CaCertificateFile));
+        await SetAsync(app, "c", "mariadb", new ServerSettings(State: ServerState.Draining));
         var account = await app.CreateAccountAsync(Tier.Premium);
-        var created = await app.CreateDatabaseAsync(account, "postgres");
-        await SetAsync(app, "b", "postgres", new ServerSettings(State: ServerState.Active));
-        // Enough data that the copy takes a while: the kill lands in the middle of it.
+        var created = await app.CreateDatabaseAsync(account, "mariadb");
+        await SetAsync(app, "c", "mariadb", new ServerSettings(State: ServerState.Active));
         Assert.True((await Clients.SqlAsync(created.ConnectionString,
-            "CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g;")).Ok);
-        const string sum = "SELECT count(*), md5(string_agg(v, ',' ORDER BY id)) FROM t";
+            "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(300)); INSERT INTO t SELECT seq, REPEAT(MD5(seq), 8) FROM seq_1_to_150000;")).Ok);
+        const string sum = "SELECT COUNT(*), SUM(CRC32(CONCAT(id, ':', v))) FROM t";
         var before = await Clients.SqlAsync(created.ConnectionString, sum);
 
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "hepdb-admin.dll"), "server", "move", "--database", created.Id, "--to", "b" }) psi.ArgumentList.Add(a);
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "hepdb-admin.dll"), "server", "move", "--database", created.Id, "--to", "c" }) psi.ArgumentList.Add(a);
         foreach (var (k, v) in HepDb.Tests.Operator.OperatorTool.Environment(app)) psi.Environment[k] = v;
+        var pid = File.ReadAllText(Path.Combine(target.Root, "engines", "mariadb", "run", "mysqld.pid")).Trim();
         using var tool = System.Diagnostics.Process.Start(psi)!;
-        var noted = false;
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); !noted && !tool.HasExited && DateTime.UtcNow < deadline; await Task.Delay(20))
-            noted = await app.WithDbAsync(db => db.Databases.AsNoTracking().AnyAsync(d => d.Id == created.Id && d.MoveToServerId != null));
-        Assert.True(noted, $"the move never started: {await tool.StandardError.ReadToEndAsync()}");
-        await Task.Delay(300);
-        tool.Kill(entireProcessTree: false); // SIGKILL: no cleanup of any kind
-        await tool.WaitForExitAsync();
+        try
+        {
+            var noted = false;
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); !noted && !tool.HasExited && DateTime.UtcNow < deadline; await Task.Delay(10))
+                noted = await app.WithDbAsync(db => db.Databases.AsNoTracking().AnyAsync(d => d.Id == created.Id && d.MoveToServerId != null));
+            await Signal("STOP", pid);
+            if (!noted) Assert.Fail($"the move never started: {await tool.StandardError.ReadToEndAsync()}");
+            await Task.Delay(500);
+            if (tool.HasExited) Assert.Fail($"the move ended before the kill (exit {tool.ExitCode}): {await tool.StandardOutput.ReadToEndAsync()} {await tool.StandardError.ReadToEndAsync()}");
+            tool.Kill(entireProcessTree: false); // SIGKILL: no cleanup of any kind
+            await tool.WaitForExitAsync();
+        }
+        finally
+        {
+            await Signal("CONT", pid);
+        }
 
-        // Converge: the reconciler takes over the dead process's lock at once and rolls the move back (or, had the kill
-        // come after the switch, drops the source copy).
+        // Converge: the reconciler takes over the dead process's lock at once and rolls the move back.
         var reconciler = app.Services.GetRequiredService<Reconciler>();
-        await reconciler.RunOnceAsync(CancellationToken.None, requireLease: false);
+        var report = await reconciler.RunOnceAsync(CancellationToken.None, requireLease: false);
+        Assert.Equal(1, report!.MovesRolledBack);
         await reconciler.RunOnceAsync(CancellationToken.None, requireLease: false);
 
         var record = await app.WithDbAsync(db => db.Databases.AsNoTracking().SingleAsync(d => d.Id == created.Id));
         Assert.Null(record.MoveToServerId);
-        var registry = app.Services.GetRequiredService<EngineRegistry>();
+        Assert.Equal("mariadb/default", record.ServerId);
         var holders = new List<string>();
-        foreach (var server in registry.ServersOf(EngineKind.Postgres))
+        foreach (var server in app.Services.GetRequiredService<EngineRegistry>().ServersOf(EngineKind.MariaDb))
         {
             var objects = await server.Adapter.ListTenantObjectsAsync(CancellationToken.None);
             if (objects.Databases.Contains(created.DbName) || objects.Users.Contains(created.DbUser)) holders.Add(server.Id);
@@ -292,6 +339,8 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
         Assert.True((await Clients.SqlAsync(live.ConnectionString, "INSERT INTO t VALUES (0, 'after')")).Ok, "writes should be back");
         Assert.False(File.Exists(Path.Combine(app.DataDir, "moves", $"{created.Id}.dump")), "the dead move's copy file should be gone");
     }
+
+    private static Task Signal(string signal, string pid) => System.Diagnostics.Process.Start("kill", [$"-{signal}", pid])!.WaitForExitAsync();
 
     [Fact]
     public async Task One_stopped_server_fails_only_its_own_databases_and_creates_go_to_the_other()
