@@ -121,10 +121,9 @@ public sealed class DatabaseService(
         await using var tx = await db.Database.BeginTransactionAsync(CancellationToken.None);
         var next = await Fleet.Placement.ChooseAsync(db, engines, record.Engine, tried, time.GetUtcNow().UtcDateTime, CancellationToken.None);
         if (next is null) return false;
-        await db.Databases.Where(d => d.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ServerId, next), CancellationToken.None);
+        record.ServerId = next; // stored before the engine work, so a crash leaves the record naming the right server
+        await db.SaveChangesAsync(CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
-        db.Entry(record).Property(d => d.ServerId).CurrentValue = next;
-        db.Entry(record).Property(d => d.ServerId).OriginalValue = next;
         return true;
     }
 

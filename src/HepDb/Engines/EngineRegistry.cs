@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Linq.Expressions;
 using HepDb.Databases;
 using HepDb.Engines.MariaDb;
 using HepDb.Engines.Postgres;
@@ -28,6 +29,15 @@ public sealed record FleetServer(EngineServer Row, IEngineAdapter Adapter)
     public string Id => Row.Id;
     public EngineKind Kind => Row.Engine;
     public string Name => Row.Name;
+
+    /// <summary>The records this server holds, as a query: those naming it and, for the configured server, those
+    /// stored without a server (by a replica older than the fleet; start-up gives them one), the rule
+    /// <see cref="EngineRegistry.ServerIdOf"/> routes by.</summary>
+    public Expression<Func<TenantDatabase, bool>> Holds()
+    {
+        var (id, kind, configured) = (Id, Kind, Row.Configured);
+        return d => d.ServerId == id || (configured && d.ServerId == "" && d.Engine == kind);
+    }
 }
 
 /// <summary>
@@ -107,14 +117,22 @@ public sealed class EngineRegistry : IAsyncDisposable
 
     public IEnumerable<FleetServer> ServersOf(EngineKind kind) => Servers.Where(s => s.Kind == kind);
 
+    /// <summary>The server that stands for its engine where one is shown (the admin area's Engines page, a CA download
+    /// that names no server): the configured one, else the first by name; null when the engine has none.</summary>
+    public FleetServer? Primary(EngineKind kind) => ServersOf(kind).OrderByDescending(s => s.Row.Configured).FirstOrDefault();
+
     /// <summary>Every server's adapter, enabled for new databases or not (existing databases still need it).</summary>
     public IEnumerable<IEngineAdapter> Configured => Servers.Select(s => s.Adapter);
 
     public FleetServer? Server(string serverId) => _servers.GetValueOrDefault(serverId);
 
     /// <summary>The adapter of the server that holds <paramref name="record"/>, or null when that server is unknown here.</summary>
-    public IEngineAdapter? For(TenantDatabase record) =>
-        Server(record.ServerId is "" ? EngineServer.IdOf(record.Engine, EngineServer.DefaultName) : record.ServerId)?.Adapter;
+    public IEngineAdapter? For(TenantDatabase record) => Server(ServerIdOf(record))?.Adapter;
+
+    /// <summary>The server a record is on: the one it names, or, for a record stored without one (by a replica older
+    /// than the fleet), its engine's configured server.</summary>
+    public static string ServerIdOf(TenantDatabase record) =>
+        record.ServerId is "" ? EngineServer.IdOf(record.Engine, EngineServer.DefaultName) : record.ServerId;
 
     /// <summary>Like <see cref="For"/>, but throws <see cref="EngineUnavailableException"/> for an unknown server.</summary>
     public IEngineAdapter Get(TenantDatabase record) =>

@@ -54,12 +54,12 @@ public sealed class DatabaseMover(
     public async Task<IReadOnlyList<MoveResult>> EvacuateAsync(FleetServer server, Actor actor, CancellationToken ct)
     {
         var results = new List<MoveResult>();
-        var ids = await db.Databases.AsNoTracking().Where(d => d.ServerId == server.Id && d.Phase == DatabasePhase.Ready)
+        var ids = await db.Databases.AsNoTracking().Where(server.Holds()).Where(d => d.Phase == DatabasePhase.Ready)
             .OrderBy(d => d.CreatedAt).Select(d => d.Id).ToListAsync(ct);
         foreach (var id in ids)
         {
             var record = await db.Databases.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id && d.Phase == DatabasePhase.Ready, ct);
-            if (record is null || record.ServerId != server.Id) continue; // deleted or moved meanwhile
+            if (record is null || EngineRegistry.ServerIdOf(record) != server.Id) continue; // deleted or moved meanwhile
             string? targetId;
             await using (var tx = await db.Database.BeginTransactionAsync(ct))
             {
@@ -79,7 +79,7 @@ public sealed class DatabaseMover(
 
     private async Task<Outcome<MoveResult>> MoveToAsync(TenantDatabase record, FleetServer target, Actor actor, CancellationToken ct)
     {
-        var from = record.ServerId;
+        var (stored, from) = (record.ServerId, EngineRegistry.ServerIdOf(record));
         if (target.Id == from) return ApiErrors.MoveRefused($"Database {record.Id} is already on {target.Id}.");
         if (target.Row.State != ServerState.Active)
             return ApiErrors.MoveRefused($"Server {target.Id} is {target.Row.State.WireName()}: it takes no databases.");
@@ -93,7 +93,7 @@ public sealed class DatabaseMover(
         await using var held = await locks.TryTakeAsync(record.Id, ct);
         if (held is null) return ApiErrors.DatabaseBusy;
         // (1) The journal; a restore in its journal, a move already noted, or a deletion meanwhile: not now.
-        if (await db.Databases.Where(d => d.Id == record.Id && d.Phase == DatabasePhase.Ready && d.ServerId == from
+        if (await db.Databases.Where(d => d.Id == record.Id && d.Phase == DatabasePhase.Ready && d.ServerId == stored
                     && d.MoveToServerId == null && d.RestoreBackupId == null)
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.MoveToServerId, target.Id), ct) != 1)
             return ApiErrors.DatabaseBusy;
@@ -107,7 +107,7 @@ public sealed class DatabaseMover(
         try
         {
             // (2) Writes stop on the source (a locked or over-quota user writes nothing already).
-            await AccountEnforcer.ChangeStatusAsync(source, spec, DatabaseStatus.Active, record.Status == DatabaseStatus.Active ? DatabaseStatus.OverQuota : DatabaseStatus.Active, CancellationToken.None);
+            if (record.Status == DatabaseStatus.Active) await source.SetWritesBlockedAsync(spec, blocked: true, CancellationToken.None);
             await StepAsync("blocked");
 
             // (3) The copy, with the database's state as the record has it.
@@ -218,8 +218,8 @@ public sealed class DatabaseMover(
         {
             await target.DropTenantAsync(record.DbName, record.DbUser, CancellationToken.None);
             var now = await db.Databases.AsNoTracking().FirstOrDefaultAsync(d => d.Id == record.Id, CancellationToken.None);
-            if (now is { Phase: DatabasePhase.Ready })
-                await AccountEnforcer.ChangeStatusAsync(source, DatabaseService.SpecOf(now, box), DatabaseStatus.OverQuota, now.Status == DatabaseStatus.Active ? DatabaseStatus.Active : DatabaseStatus.OverQuota, CancellationToken.None);
+            if (now is { Phase: DatabasePhase.Ready, Status: DatabaseStatus.Active })
+                await source.SetWritesBlockedAsync(DatabaseService.SpecOf(now, box), blocked: false, CancellationToken.None);
             await db.Databases.Where(d => d.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.MoveToServerId, (string?)null), CancellationToken.None);
             DeleteDumpFile(record.Id);
             logger.MoveRolledBack(record.Id, record.MoveToServerId ?? "");

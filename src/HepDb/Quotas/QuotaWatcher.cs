@@ -120,14 +120,14 @@ public sealed class QuotaWatcher(
             // Stamped below by server rather than by a list of ids (one short statement at any size); a database made
             // after this read is not stamped, as it was not measured.
             var listedAt = Time.GetUtcNow().UtcDateTime;
-            var records = await db.Databases.AsNoTracking().Where(d => d.ServerId == server.Id && d.Phase == DatabasePhase.Ready)
+            var records = await db.Databases.AsNoTracking().Where(server.Holds()).Where(d => d.Phase == DatabasePhase.Ready)
                 .Select(d => new { d.Id, d.DbName, d.DbUser, d.SizeBytes }).ToListAsync(ct);
             // Only this store's databases are measured: a shared server's others are not ours to scan.
             var scan = await adapter.MeasureSizesAsync(records.Select(r => r.DbName).ToList(), ct);
             var now = Time.GetUtcNow().UtcDateTime;
             // Most sizes do not change between runs: one statement stamps them all, and only changed sizes are written.
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            await db.Databases.Where(d => d.ServerId == server.Id && d.Phase == DatabasePhase.Ready && d.CreatedAt <= listedAt)
+            await db.Databases.Where(server.Holds()).Where(d => d.Phase == DatabasePhase.Ready && d.CreatedAt <= listedAt)
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.SizeRefreshedAt, now), ct);
             foreach (var changed in records.Where(r => r.SizeBytes != scan.Bytes.GetValueOrDefault(r.DbName)))
             {
@@ -184,7 +184,7 @@ public sealed class QuotaWatcher(
         var engine = server.Id;
         try
         {
-            var limits = await db.Databases.AsNoTracking().Where(d => d.ServerId == server.Id && d.Phase == DatabasePhase.Ready)
+            var limits = await db.Databases.AsNoTracking().Where(server.Holds()).Where(d => d.Phase == DatabasePhase.Ready)
                 .ToDictionaryAsync(d => d.DbUser, d => d.ConnectionLimit, ct);
             return await server.Adapter.EnforceConnectionLimitsAsync(limits, ct);
         }

@@ -59,7 +59,7 @@ public sealed class AdminService(HepDbContext db, EngineRegistry engines, Accoun
         var rows = new List<EngineRow>();
         foreach (var kind in EngineKinds.All)
         {
-            var adapter = (engines.ServersOf(kind).FirstOrDefault(s => s.Row.Configured) ?? engines.ServersOf(kind).FirstOrDefault())?.Adapter;
+            var adapter = engines.Primary(kind)?.Adapter;
             var probe = adapter is null ? null : await adapter.ProbeAsync(ct);
             rows.Add(new EngineRow(kind, engines.Availability(kind), engines.ConfiguredEnabled(kind), engines.IsSwitchedOff(kind),
                 adapter?.Server.Host, adapter?.Server.Port, probe, counts.GetValueOrDefault(kind), adapter is null ? null : local.For(adapter)));

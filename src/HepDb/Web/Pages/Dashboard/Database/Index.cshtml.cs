@@ -198,7 +198,7 @@ public sealed class IndexModel(
     public IActionResult OnGetCaCertificate(string? engine, string? server)
     {
         if (!EngineKinds.TryParse(engine, out var kind)) return NotFound();
-        var holder = engines.Server(EngineServer.IdOf(kind, server ?? EngineServer.DefaultName)) ?? engines.ServersOf(kind).FirstOrDefault();
+        var holder = (server is null ? null : engines.Server(EngineServer.IdOf(kind, server))) ?? engines.Primary(kind);
         if (CaCertificates.Path(holder?.Adapter.Server) is not { } path) return NotFound();
         return PhysicalFile(path, "application/x-pem-file", CaCertificates.DownloadName(kind));
     }
