@@ -209,19 +209,7 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
 
         // The move stops after the copy, as a crash there would leave it: the target has a full copy, the source is
         // write-blocked, the record still points at the source.
-        DatabaseMover.AfterStep = step => step == "copied" && AsyncLocalMoveId.Value == created.Id ? throw new OperationCanceledException("crash") : Task.CompletedTask;
-        try
-        {
-            AsyncLocalMoveId.Value = created.Id;
-            await using var scope = app.Services.CreateAsyncScope();
-            await Assert.ThrowsAsync<OperationCanceledException>(() =>
-                scope.ServiceProvider.GetRequiredService<DatabaseMover>().MoveAsync(created.Id, "b", Actor.Operator, CancellationToken.None));
-        }
-        finally
-        {
-            DatabaseMover.AfterStep = null;
-            AsyncLocalMoveId.Value = null;
-        }
+        await MoveCutAtAsync(app, created.Id, "copied");
         var onB = new UriBuilder(created.ConnectionString) { Port = second.Engines.MariaDb.Port }.Uri.ToString();
         Assert.True((await Clients.SqlAsync(onB, "SELECT COUNT(*) FROM t")).Ok, "the cut move should have left a copy on b");
         Assert.False((await Clients.SqlAsync(created.ConnectionString, "INSERT INTO t VALUES (3)")).Ok, "writes should be blocked on the source mid-move");
@@ -238,6 +226,25 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
 
     private static readonly AsyncLocal<string?> AsyncLocalMoveId = new();
 
+    /// <summary>Moves the database to <c>b</c> and stops the move right after <paramref name="step"/>, as a crash there
+    /// would (only this test's move: others may run beside it).</summary>
+    private static async Task MoveCutAtAsync(HepDbApp app, string databaseId, string step)
+    {
+        DatabaseMover.AfterStep = s => s == step && AsyncLocalMoveId.Value == databaseId ? throw new OperationCanceledException("crash") : Task.CompletedTask;
+        try
+        {
+            AsyncLocalMoveId.Value = databaseId;
+            await using var scope = app.Services.CreateAsyncScope();
+            await Assert.ThrowsAsync<OperationCanceledException>(() =>
+                scope.ServiceProvider.GetRequiredService<DatabaseMover>().MoveAsync(databaseId, "b", Actor.Operator, CancellationToken.None));
+        }
+        finally
+        {
+            DatabaseMover.AfterStep = null;
+            AsyncLocalMoveId.Value = null;
+        }
+    }
+
     [Fact]
     public async Task A_move_cut_short_after_the_switch_leaves_the_source_copy_to_the_reconciler_as_an_orphan()
     {
@@ -245,19 +252,7 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
         var (account, created) = await OnDefaultBesideBAsync(app, "postgres");
         Assert.True((await Clients.SqlAsync(created.ConnectionString, "CREATE TABLE t (id INT); INSERT INTO t VALUES (1), (2);")).Ok);
 
-        DatabaseMover.AfterStep = step => step == "switched" && AsyncLocalMoveId.Value == created.Id ? throw new OperationCanceledException("crash") : Task.CompletedTask;
-        try
-        {
-            AsyncLocalMoveId.Value = created.Id;
-            await using var scope = app.Services.CreateAsyncScope();
-            await Assert.ThrowsAsync<OperationCanceledException>(() =>
-                scope.ServiceProvider.GetRequiredService<DatabaseMover>().MoveAsync(created.Id, "b", Actor.Operator, CancellationToken.None));
-        }
-        finally
-        {
-            DatabaseMover.AfterStep = null;
-            AsyncLocalMoveId.Value = null;
-        }
+        await MoveCutAtAsync(app, created.Id, "switched");
         // Switched: the record names b, and the source still has its (write-blocked) copy.
         Assert.Equal("postgres/b", await ServerOfAsync(app, created.Id));
         Assert.Contains(created.DbName, (await app.Engine(EngineKind.Postgres).ListTenantObjectsAsync(CancellationToken.None)).Databases);
