@@ -65,6 +65,7 @@ public abstract class ReconcilerTests(EngineServers engines)
         var kind = EngineKinds.Parse(engine);
         var account = await app.CreateAccountAsync(Accounts.Tier.Premium);
         var ready = await app.CreateDatabaseAsync(account, engine, "keep me");
+        await app.ReconcilerStarted; // its pass at start must not roll back the stale record first
 
         var stale = await CrashedProvisioningAsync(app, account, kind, slot: 2, phaseChangedAt: DateTime.UtcNow.AddHours(-1));
         var fresh = await CrashedProvisioningAsync(app, account, kind, slot: 3, phaseChangedAt: DateTime.UtcNow);
@@ -94,7 +95,7 @@ public abstract class ReconcilerTests(EngineServers engines)
         var account = await app.CreateAccountAsync();
         var ready = await app.CreateDatabaseAsync(account, engine, "mine");
         var adapter = app.Engine(kind);
-        await app.Services.GetRequiredService<Reconciler>().FirstPass; // its pass at start must not take the orphans first
+        await app.ReconcilerStarted; // its pass at start must not take the orphans first
 
         var orphan = Spec(kind, account.Slug, 7);
         await adapter.CreateTenantAsync(orphan, CancellationToken.None);

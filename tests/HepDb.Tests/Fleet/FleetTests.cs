@@ -230,6 +230,7 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
     /// would (only this test's move: others may run beside it).</summary>
     private static async Task MoveCutAtAsync(HepDbApp app, string databaseId, string step)
     {
+        await app.ReconcilerStarted; // its pass at start must not finish off the cut move before the test's own pass
         DatabaseMover.AfterStep = s => s == step && AsyncLocalMoveId.Value == databaseId ? throw new OperationCanceledException("crash") : Task.CompletedTask;
         try
         {
@@ -292,6 +293,7 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "hepdb-admin.dll"), "server", "move", "--database", created.Id, "--to", "c" }) psi.ArgumentList.Add(a);
         foreach (var (k, v) in HepDb.Tests.Operator.OperatorTool.Environment(app)) psi.Environment[k] = v;
         var pid = File.ReadAllText(Path.Combine(target.Root, "engines", "mariadb", "run", "mysqld.pid")).Trim();
+        await app.ReconcilerStarted; // its pass at start must not roll the move back before the test's own pass
         using var tool = System.Diagnostics.Process.Start(psi)!;
         try
         {

@@ -111,6 +111,10 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
         return await work(scope.ServiceProvider.GetRequiredService<HepDbContext>());
     }
 
+    /// <summary>Done once the reconciler's own pass at start is over. A test that leaves work for the reconciler (a stale
+    /// record, a cut move, an orphan) waits for it first, or that pass may take the work before the test's own pass.</summary>
+    public Task ReconcilerStarted => Services.GetRequiredService<HepDb.Databases.Reconciler>().FirstPass;
+
     public IEngineAdapter Engine(EngineKind kind) => Services.GetRequiredService<EngineRegistry>().Default(kind);
 
     /// <summary>Creates a database through the API and returns the parsed <c>data</c> (failing the test on anything but 201).</summary>
