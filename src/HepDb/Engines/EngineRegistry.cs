@@ -32,7 +32,7 @@ public sealed record FleetServer(EngineServer Row, IEngineAdapter Adapter)
 
     /// <summary>The records this server holds, as a query: those naming it and, for the configured server, those
     /// stored without a server (by a replica older than the fleet; start-up gives them one), the rule
-    /// <see cref="EngineRegistry.ServerIdOf"/> routes by.</summary>
+    /// <see cref="EngineRegistry.ServerIdOf(TenantDatabase)"/> routes by.</summary>
     public Expression<Func<TenantDatabase, bool>> Holds()
     {
         var (id, kind, configured) = (Id, Kind, Row.Configured);
@@ -131,8 +131,11 @@ public sealed class EngineRegistry : IAsyncDisposable
 
     /// <summary>The server a record is on: the one it names, or, for a record stored without one (by a replica older
     /// than the fleet), its engine's configured server.</summary>
-    public static string ServerIdOf(TenantDatabase record) =>
-        record.ServerId is "" ? EngineServer.IdOf(record.Engine, EngineServer.DefaultName) : record.ServerId;
+    public static string ServerIdOf(TenantDatabase record) => ServerIdOf(record.Engine, record.ServerId);
+
+    /// <summary><see cref="ServerIdOf(TenantDatabase)"/> from a record's engine and stored server id.</summary>
+    public static string ServerIdOf(EngineKind kind, string storedServerId) =>
+        storedServerId is "" ? EngineServer.IdOf(kind, EngineServer.DefaultName) : storedServerId;
 
     /// <summary>Like <see cref="For"/>, but throws <see cref="EngineUnavailableException"/> for an unknown server.</summary>
     public IEngineAdapter Get(TenantDatabase record) =>

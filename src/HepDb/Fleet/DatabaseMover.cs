@@ -83,8 +83,7 @@ public sealed class DatabaseMover(
         if (target.Id == from) return ApiErrors.MoveRefused($"Database {record.Id} is already on {target.Id}.");
         if (target.Row.State != ServerState.Active)
             return ApiErrors.MoveRefused($"Server {target.Id} is {target.Row.State.WireName()}: it takes no databases.");
-        var load = Placement.LoadOf(target.Row, await Placement.LoadsAsync(db, record.Engine, ct));
-        if (!load.HasRoom || load.Bytes + record.SizeBytes > (target.Row.MaxBytes ?? long.MaxValue))
+        if (!Placement.LoadOf(target.Row, await Placement.LoadsAsync(db, record.Engine, ct)).HasRoomFor(record.SizeBytes))
             return ApiErrors.MoveRefused($"Server {target.Id} has no room for database {record.Id} ({record.SizeBytes} bytes).");
         var source = engines.Get(record);
         if (source.Dumps is null || target.Adapter.Dumps is null)

@@ -8,7 +8,11 @@ namespace HepDb.Fleet;
 /// against its capacity (null: no limit).</summary>
 public sealed record ServerLoad(string Id, string Name, int Databases, long Bytes, int? MaxDatabases, long? MaxBytes)
 {
-    public bool HasRoom => (MaxDatabases is null || Databases < MaxDatabases) && (MaxBytes is null || Bytes < MaxBytes);
+    /// <summary>Room for one more database, a new one (empty).</summary>
+    public bool HasRoom => HasRoomFor(0);
+
+    /// <summary>Room for one more database of <paramref name="bytes"/> (one being moved here).</summary>
+    public bool HasRoomFor(long bytes) => (MaxDatabases is null || Databases < MaxDatabases) && (MaxBytes is null || Bytes + bytes < MaxBytes);
 
     /// <summary>The share of its capacity still free, by the tighter of databases and bytes (1 without limits).</summary>
     public double Headroom => Math.Min(
@@ -53,16 +57,17 @@ public static class Placement
     }
 
     /// <summary>Databases and bytes per server of <paramref name="kind"/>, counting a database being moved on both
-    /// servers (it occupies both until the move ends).</summary>
+    /// servers (it occupies both until the move ends), and a record stored without a server on the one it is routed to
+    /// (<see cref="EngineRegistry.ServerIdOf(Databases.TenantDatabase)"/>).</summary>
     public static async Task<Dictionary<string, (int Databases, long Bytes)>> LoadsAsync(HepDbContext db, EngineKind kind, CancellationToken ct)
     {
         var held = await db.Databases.AsNoTracking().Where(d => d.Engine == kind).GroupBy(d => d.ServerId)
             .Select(g => new { g.Key, Count = g.Count(), Bytes = g.Sum(d => d.SizeBytes) }).ToListAsync(ct);
         var incoming = await db.Databases.AsNoTracking().Where(d => d.Engine == kind && d.MoveToServerId != null).GroupBy(d => d.MoveToServerId!)
             .Select(g => new { g.Key, Count = g.Count(), Bytes = g.Sum(d => d.SizeBytes) }).ToListAsync(ct);
-        var loads = held.ToDictionary(h => h.Key, h => (h.Count, h.Bytes));
-        foreach (var i in incoming)
-            loads[i.Key] = loads.TryGetValue(i.Key, out var l) ? (l.Item1 + i.Count, l.Item2 + i.Bytes) : (i.Count, i.Bytes);
+        var loads = new Dictionary<string, (int Databases, long Bytes)>();
+        foreach (var (id, count, bytes) in held.Select(h => (EngineRegistry.ServerIdOf(kind, h.Key), h.Count, h.Bytes)).Concat(incoming.Select(i => (i.Key, i.Count, i.Bytes))))
+            loads[id] = loads.TryGetValue(id, out var l) ? (l.Databases + count, l.Bytes + bytes) : (count, bytes);
         return loads;
     }
 

@@ -98,6 +98,21 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
     }
 
     [Fact]
+    public async Task A_record_stored_without_a_server_counts_against_its_engines_configured_server()
+    {
+        // A replica older than the fleet stores records with no server; they live on (and are routed to) the configured
+        // server, so they fill its capacity like any other.
+        await using var app = new HepDbApp(engines, new() { ["Engines:MariaDb:MaxDatabases"] = "1" });
+        var account = await app.CreateAccountAsync(Tier.Admin);
+        var legacy = await app.CreateDatabaseAsync(account, "mariadb", "legacy");
+        await app.WithDbAsync(db => db.Databases.Where(d => d.Id == legacy.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ServerId, "")));
+
+        var refused = await account.Api.PostAsJsonAsync("/api/v1/db/databases", new { name = "no-room", engine = "mariadb" });
+        await ApiAssert.ErrorAsync(refused, 503, "ENGINE_UNAVAILABLE");
+        Assert.True((await Clients.SqlAsync(legacy.ConnectionString, "SELECT 1")).Ok, "the record without a server should still reach its database");
+    }
+
+    [Fact]
     public async Task A_draining_server_gets_nothing_new_and_takes_databases_again_when_undrained()
     {
         await using var app = new HepDbApp(engines, new() { ["Engines:MariaDb:MaxDatabases"] = "100" });
