@@ -152,13 +152,17 @@ internal sealed class HistoryBench(Func<BenchClock, ServiceProvider> build, stri
         var sw = Stopwatch.StartNew();
         var passes = 0;
         var last = new LastSamples();
+        Dictionary<string, long?>? series = null;
         while (at < end)
         {
             await using var db = new HepDbContext(builder.Options);
             var history = new UsageHistory(db, last);
             // Even databases change every pass (the worst case), odd ones never do (an idle database).
-            await history.RecordAsync(ids.Select((id, i) => i % 2 == 0 ? new DatabaseUsage(id, passes * 100L + i, passes % 5) : new DatabaseUsage(id, 1000 + i, 0)).ToList(),
+            // With each database's series key, as the watcher reads it beside the database (the first pass makes them).
+            await history.RecordAsync(ids.Select((id, i) => i % 2 == 0
+                    ? new DatabaseUsage(id, passes * 100L + i, passes % 5, series?[id]) : new DatabaseUsage(id, 1000 + i, 0, series?[id])).ToList(),
                 [new EngineUsage(EngineKind.MariaDb, "default", passes, sampled)], at, ct);
+            series ??= await db.UsageSeries.AsNoTracking().ToDictionaryAsync(k => k.DatabaseId, k => (long?)k.Key, ct);
             await history.DownsampleAsync(at, ct);
             // What ends up daily needs a pass a day, what ends up hourly one an hour, the last 48 hours every pass.
             var left = end - at;
@@ -170,7 +174,8 @@ internal sealed class HistoryBench(Func<BenchClock, ServiceProvider> build, stri
         await using (var db = new HepDbContext(builder.Options))
         {
             rows = await db.UsageSamples.LongCountAsync(ct);
-            busyRows = await db.UsageSamples.LongCountAsync(s => busy.Contains(s.DatabaseId), ct);
+            var busySeries = await db.UsageSeries.Where(k => busy.Contains(k.DatabaseId)).Select(k => k.Key).ToListAsync(ct);
+            busyRows = await db.UsageSamples.LongCountAsync(s => busySeries.Contains(s.Series), ct);
         }
         var full = await VacuumedSizeAsync(file, ct);
         Console.WriteLine($"Simulated {passes:N0} passes for {sampled} databases in {sw.Elapsed.TotalSeconds:0.0} s");

@@ -25,6 +25,7 @@ public sealed class HepDbContext(DbContextOptions<HepDbContext> options) : DbCon
     public DbSet<Web.Users.DashboardUser> DashboardUsers => Set<Web.Users.DashboardUser>();
     public DbSet<Web.Users.DataProtectionKey> DataProtectionKeys => Set<Web.Users.DataProtectionKey>();
     public DbSet<Usage.UsageSample> UsageSamples => Set<Usage.UsageSample>();
+    public DbSet<Usage.UsageSeries> UsageSeries => Set<Usage.UsageSeries>();
     public DbSet<Usage.FleetSample> FleetSamples => Set<Usage.FleetSample>();
     public DbSet<Fleet.EngineServer> EngineServers => Set<Fleet.EngineServer>();
 

@@ -93,7 +93,7 @@ public sealed class QuotaWatcher(
     }
 
     /// <summary>One ready database as measured in this pass, for the usage history.</summary>
-    private sealed record Measured(string Id, string DbUser, long Bytes);
+    private sealed record Measured(string Id, string DbUser, long Bytes, long? Series);
 
     /// <summary>One server's part of a pass: sizes, the connection limits it cannot enforce itself, and its samples.</summary>
     private async Task<(ServerScan Scan, List<DatabaseUsage> Samples, EngineUsage? Fleet)> ScanServerAsync(FleetServer server, CancellationToken ct)
@@ -106,7 +106,7 @@ public sealed class QuotaWatcher(
         // Only a server measured in this pass is sampled: a failed one keeps a gap in its history, not stale sizes.
         if (measured is null || !history.Value.Enabled) return (scan, [], null);
         var connections = await CountConnectionsAsync(adapter, measured, ct);
-        var samples = measured.Select(m => new DatabaseUsage(m.Id, m.Bytes, connections is null ? null : connections.GetValueOrDefault(m.DbUser))).ToList();
+        var samples = measured.Select(m => new DatabaseUsage(m.Id, m.Bytes, connections is null ? null : connections.GetValueOrDefault(m.DbUser), m.Series)).ToList();
         return (scan, samples, new EngineUsage(server.Kind, server.Name, measured.Sum(m => m.Bytes), measured.Count));
     }
 
@@ -121,7 +121,8 @@ public sealed class QuotaWatcher(
             // after this read is not stamped, as it was not measured.
             var listedAt = Time.GetUtcNow().UtcDateTime;
             var records = await db.Databases.AsNoTracking().Where(server.Holds()).Where(d => d.Phase == DatabasePhase.Ready)
-                .Select(d => new { d.Id, d.DbName, d.DbUser, d.SizeBytes }).ToListAsync(ct);
+                .Select(d => new { d.Id, d.DbName, d.DbUser, d.SizeBytes, Series = db.UsageSeries.Where(s => s.DatabaseId == d.Id).Select(s => (long?)s.Key).FirstOrDefault() })
+                .ToListAsync(ct);
             // Only this store's databases are measured: a shared server's others are not ours to scan.
             var scan = await adapter.MeasureSizesAsync(records.Select(r => r.DbName).ToList(), ct);
             var now = Time.GetUtcNow().UtcDateTime;
@@ -136,7 +137,7 @@ public sealed class QuotaWatcher(
             }
             await tx.CommitAsync(ct);
             return (new ServerScan(engine, server.Id, true, scan.Queries, records.Count, sw.Elapsed.TotalMilliseconds, null),
-                records.Select(r => new Measured(r.Id, r.DbUser, scan.Bytes.GetValueOrDefault(r.DbName))).ToList());
+                records.Select(r => new Measured(r.Id, r.DbUser, scan.Bytes.GetValueOrDefault(r.DbName), r.Series)).ToList());
         }
         catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
         {

@@ -20,8 +20,10 @@ public static class UsageRetention
     public static readonly TimeSpan Daily = TimeSpan.FromDays(365);
 }
 
-/// <summary>One database's sample of one pass. <see cref="Connections"/> is null when they could not be counted.</summary>
-public sealed record DatabaseUsage(string DatabaseId, long SizeBytes, int? Connections);
+/// <summary>One database's sample of one pass. <see cref="Connections"/> is null when they could not be counted;
+/// <see cref="Series"/> is the database's <see cref="UsageSeries"/> key when the caller read it (null: looked up, and
+/// made for a database sampled for the first time).</summary>
+public sealed record DatabaseUsage(string DatabaseId, long SizeBytes, int? Connections, long? Series = null);
 
 /// <summary>One engine server's totals of one pass (<see cref="Server"/>: its name within the engine).</summary>
 public sealed record EngineUsage(EngineKind Engine, string Server, long Bytes, int Databases);
@@ -56,6 +58,7 @@ public sealed class UsageHistory(HepDbContext db, LastSamples last)
     public async Task<int> RecordAsync(IReadOnlyCollection<DatabaseUsage> databases, IReadOnlyCollection<EngineUsage> engines, DateTime at, CancellationToken ct)
     {
         var bucket = ToBucket(at);
+        var series = await SeriesOfAsync(databases, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         // The per-engine rows are written every pass, so the newest of them says whether this instance wrote the last
         // pass; if not (another replica, an operator's run, a restart), what it remembers may be stale and every row is written.
@@ -68,7 +71,7 @@ public sealed class UsageHistory(HepDbContext db, LastSamples last)
             .Where(d => known is null || !known.TryGetValue(d.DatabaseId, out var k) || k != new LastSamples.Sample(d.SizeBytes, d.Connections, hour))
             .Select(d => new UsageSample
             {
-                DatabaseId = d.DatabaseId, Resolution = UsageResolution.Raw, Bucket = bucket, SizeBytes = d.SizeBytes, Connections = d.Connections,
+                Series = series[d.DatabaseId], Resolution = UsageResolution.Raw, Bucket = bucket, SizeBytes = d.SizeBytes, Connections = d.Connections,
             }).ToList();
         var fleet = engines.Select(e => new FleetSample { Engine = e.Engine, Server = e.Server, Resolution = UsageResolution.Raw, Bucket = bucket, Bytes = e.Bytes, Databases = e.Databases }).ToList();
         db.UsageSamples.AddRange(rows);
@@ -90,6 +93,38 @@ public sealed class UsageHistory(HepDbContext db, LastSamples last)
         }
         last.Remember(fleet.Count > 0 ? bucket : null, databases.Select(d => (d.DatabaseId, new LastSamples.Sample(d.SizeBytes, d.Connections, hour))));
         return rows.Count;
+    }
+
+    /// <summary>Each database's series key: the one the caller read, else the stored one, else a new one. Two passes
+    /// making the same database's series at once (replicas) meet at its unique id; the loser reads the winner's.</summary>
+    private async Task<Dictionary<string, long>> SeriesOfAsync(IReadOnlyCollection<DatabaseUsage> databases, CancellationToken ct)
+    {
+        var keys = databases.Where(d => d.Series is not null).ToDictionary(d => d.DatabaseId, d => d.Series!.Value);
+        var missing = databases.Where(d => d.Series is null).Select(d => d.DatabaseId).Distinct().ToList();
+        for (var attempt = 0; missing.Count > 0; attempt++)
+        {
+            foreach (var found in await db.UsageSeries.AsNoTracking().Where(x => missing.Contains(x.DatabaseId)).ToListAsync(ct))
+                keys[found.DatabaseId] = found.Key;
+            missing.RemoveAll(keys.ContainsKey);
+            if (missing.Count == 0) break;
+            var made = missing.Select(id => new UsageSeries { DatabaseId = id }).ToList();
+            db.UsageSeries.AddRange(made);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                foreach (var m in made) keys[m.DatabaseId] = m.Key;
+                missing.Clear();
+            }
+            catch (DbUpdateException) when (attempt == 0)
+            {
+                // Another pass made some of them first: read them and make the rest.
+            }
+            finally
+            {
+                Forget(made);
+            }
+        }
+        return keys;
     }
 
     /// <summary>Rolls what has aged out of a resolution into the next one and deletes what is older than a year, as of
@@ -116,8 +151,10 @@ public sealed class UsageHistory(HepDbContext db, LastSamples last)
     {
         var from = ToBucket(since);
         var ids = databaseIds.ToList();
-        var rows = await db.UsageSamples.AsNoTracking().Where(s => ids.Contains(s.DatabaseId) && s.Bucket >= from)
-            .Select(s => new { s.DatabaseId, s.Bucket, s.SizeBytes, s.Connections }).ToListAsync(ct);
+        var rows = await db.UsageSeries.AsNoTracking().Where(k => ids.Contains(k.DatabaseId))
+            .Join(db.UsageSamples.AsNoTracking().Where(s => s.Bucket >= from), k => k.Key, s => s.Series,
+                (k, s) => new { k.DatabaseId, s.Bucket, s.SizeBytes, s.Connections })
+            .ToListAsync(ct);
         var points = rows.ToLookup(r => r.DatabaseId);
         return ids.Distinct().ToDictionary(id => id, IReadOnlyList<UsagePoint> (id) =>
             points[id].OrderBy(r => r.Bucket).Select(r => new UsagePoint(FromBucket(r.Bucket), r.SizeBytes, r.Connections)).ToList());
@@ -135,13 +172,13 @@ public sealed class UsageHistory(HepDbContext db, LastSamples last)
 
     private Task<int> RollDatabasesAsync(UsageResolution from, UsageResolution to, long size, long cutoff, CancellationToken ct) => RollAsync(
         db.UsageSamples.Where(s => s.Resolution == from && s.Bucket < cutoff),
-        aged => aged.GroupBy(s => new { s.DatabaseId, Bucket = s.Bucket / size * size })
-            .Select(g => new { g.Key.DatabaseId, g.Key.Bucket, Size = g.Max(s => s.SizeBytes), Connections = g.Max(s => s.Connections) }),
+        aged => aged.GroupBy(s => new { s.Series, Bucket = s.Bucket / size * size })
+            .Select(g => new { g.Key.Series, g.Key.Bucket, Size = g.Max(s => s.SizeBytes), Connections = g.Max(s => s.Connections) }),
         r => r.Bucket,
         first => db.UsageSamples.Where(s => s.Resolution == to && s.Bucket >= first && s.Bucket < cutoff),
-        s => (s.DatabaseId, s.Bucket), r => (r.DatabaseId, r.Bucket),
+        s => (s.Series, s.Bucket), r => (r.Series, r.Bucket),
         (kept, r) => (kept.SizeBytes, kept.Connections) = (Math.Max(kept.SizeBytes, r.Size), Max(kept.Connections, r.Connections)),
-        r => new UsageSample { DatabaseId = r.DatabaseId, Resolution = to, Bucket = r.Bucket, SizeBytes = r.Size, Connections = r.Connections },
+        r => new UsageSample { Series = r.Series, Resolution = to, Bucket = r.Bucket, SizeBytes = r.Size, Connections = r.Connections },
         ct);
 
     private Task<int> RollFleetAsync(UsageResolution from, UsageResolution to, long size, long cutoff, CancellationToken ct) => RollAsync(

@@ -124,6 +124,64 @@ public sealed class MetadataStoreTests(EngineServers engines)
         }
     }
 
+    [Fact]
+    public async Task Sqlite_upgrade_keeps_the_usage_history_under_series_keys()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"hepdb-meta-{Guid.NewGuid():N}");
+        try
+        {
+            await UpgradeKeepsHistoryAsync(new MetadataOptions { Provider = "sqlite" }, new HepDbOptions { DataDir = dir });
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Postgres_upgrade_keeps_the_usage_history_under_series_keys()
+    {
+        await UpgradeKeepsHistoryAsync(new MetadataOptions { Provider = "postgres", ConnectionString = await engines.CreateMetadataDatabaseAsync() }, new HepDbOptions());
+    }
+
+    /// <summary>20261207000012_UsageSeries: the samples, keyed by database id until then, move to a series key per
+    /// database, every row and value kept; new series get keys of their own after the copied ones.</summary>
+    private static async Task UpgradeKeepsHistoryAsync(MetadataOptions metadata, HepDbOptions hepdb)
+    {
+        var builder = new DbContextOptionsBuilder<HepDbContext>();
+        MetadataStore.Configure(builder, metadata, hepdb);
+        var (a, b) = (Ulid.New(), Ulid.New());
+        var old = new[] { (a, 0, 1_796_000_000L, 100L, (int?)1), (a, 0, 1_796_000_060L, 200L, null), (a, 1, 1_795_996_400L, 150L, 3), (b, 0, 1_796_000_000L, 7L, 0) };
+        await using (var db = new HepDbContext(builder.Options))
+        {
+            await Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>(db)
+                .MigrateAsync("20261207000011_Fleet");
+            foreach (var (id, resolution, bucket, size, connections) in old)
+                await db.Database.ExecuteSqlAsync(
+                    $"""INSERT INTO usage_samples ("DatabaseId", "Resolution", "Bucket", "SizeBytes", "Connections") VALUES ({id}, {resolution}, {bucket}, {size}, {connections})""");
+            await db.Database.MigrateAsync();
+            Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+        }
+        await using (var db = new HepDbContext(builder.Options))
+        {
+            foreach (var id in new[] { a, b })
+            {
+                var rows = await db.SamplesOf(id).OrderBy(s => s.Resolution).ThenBy(s => s.Bucket).ToListAsync();
+                Assert.Equal(old.Where(o => o.Item1 == id).OrderBy(o => o.Item2).ThenBy(o => o.Item3).Select(o => ((int)o.Item2, o.Item3, o.Item4, o.Item5)),
+                    rows.Select(r => ((int)r.Resolution, r.Bucket, r.SizeBytes, r.Connections)));
+            }
+            var keys = await db.UsageSeries.Select(k => k.Key).ToListAsync();
+            Assert.Equal(2, keys.Distinct().Count());
+            var fresh = new HepDb.Usage.UsageSeries { DatabaseId = Ulid.New() };
+            db.UsageSeries.Add(fresh);
+            await db.SaveChangesAsync();
+            Assert.DoesNotContain(fresh.Key, keys);
+            db.UsageSeries.Add(new HepDb.Usage.UsageSeries { DatabaseId = a }); // one series per database
+            await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
+        }
+    }
+
     private static async Task RoundTripAsync(MetadataOptions metadata, HepDbOptions hepdb)
     {
         var builder = new DbContextOptionsBuilder<HepDbContext>();

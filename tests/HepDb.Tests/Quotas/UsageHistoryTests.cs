@@ -67,7 +67,7 @@ public abstract class UsageHistoryTests(EngineServers engines)
         var buckets = passes.Select(UsageHistory.ToBucket).ToList();
         foreach (var db in new[] { maria, pg })
         {
-            var rows = await app.WithDbAsync(d => d.UsageSamples.AsNoTracking().Where(s => s.DatabaseId == db.Id && s.Resolution == UsageResolution.Raw)
+            var rows = await app.WithDbAsync(d => d.SamplesOf(db.Id).AsNoTracking().Where(s => s.Resolution == UsageResolution.Raw)
                 .OrderBy(s => s.Bucket).ToListAsync());
             Assert.Equal(buckets, rows.Select(r => r.Bucket));
             var stored = await app.WithDbAsync(d => d.Databases.AsNoTracking().SingleAsync(x => x.Id == db.Id));
@@ -85,10 +85,10 @@ public abstract class UsageHistoryTests(EngineServers engines)
         Assert.Equal((await app.WithDbAsync(d => d.Databases.AsNoTracking().SingleAsync(x => x.Id == maria.Id))).SizeBytes, lastMaria.Bytes);
 
         // Two days later the passes are older than 48 hours: they become hourly rows holding the largest sizes.
-        var before = await app.WithDbAsync(d => d.UsageSamples.AsNoTracking().Where(s => s.DatabaseId == pg.Id).MaxAsync(s => s.SizeBytes));
+        var before = await app.WithDbAsync(d => d.SamplesOf(pg.Id).AsNoTracking().MaxAsync(s => s.SizeBytes));
         clock.Advance(TimeSpan.FromHours(50));
         Assert.NotNull(await watcher.RunOnceAsync(CancellationToken.None));
-        var after = await app.WithDbAsync(d => d.UsageSamples.AsNoTracking().Where(s => s.DatabaseId == pg.Id).ToListAsync());
+        var after = await app.WithDbAsync(d => d.SamplesOf(pg.Id).AsNoTracking().ToListAsync());
         Assert.DoesNotContain(after, r => r.Resolution == UsageResolution.Raw && buckets.Contains(r.Bucket));
         var hours = after.Where(r => r.Resolution == UsageResolution.Hourly).ToList();
         Assert.InRange(hours.Count, 1, 2); // the four passes took 40 minutes: one hour, or two across its turn

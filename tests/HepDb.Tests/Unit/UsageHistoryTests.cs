@@ -1,6 +1,7 @@
 using HepDb.Data;
 using HepDb.Engines;
 using HepDb.Hosting;
+using HepDb.Tests.Infrastructure;
 using HepDb.Usage;
 using HepDb.Web.Display;
 using Microsoft.EntityFrameworkCore;
@@ -50,7 +51,7 @@ public sealed class UsageHistoryTests : IAsyncLifetime
     private async Task<List<UsageSample>> RowsAsync(string db = "db1")
     {
         await using var ctx = new HepDbContext(_options);
-        return await ctx.UsageSamples.AsNoTracking().Where(s => s.DatabaseId == db).OrderBy(s => s.Bucket).ToListAsync();
+        return await ctx.SamplesOf(db).AsNoTracking().OrderBy(s => s.Bucket).ToListAsync();
     }
 
     [Fact]
@@ -129,7 +130,7 @@ public sealed class UsageHistoryTests : IAsyncLifetime
         // An hourly row that already exists (a clock that went back) keeps the larger values.
         await using (var db = new HepDbContext(_options))
         {
-            db.UsageSamples.Add(new UsageSample { DatabaseId = "db1", Resolution = UsageResolution.Hourly, Bucket = UsageHistory.ToBucket(Now), SizeBytes = 150, Connections = 9 });
+            db.UsageSamples.Add(new UsageSample { Series = await db.UsageSeries.Where(k => k.DatabaseId == "db1").Select(k => k.Key).SingleAsync(), Resolution = UsageResolution.Hourly, Bucket = UsageHistory.ToBucket(Now), SizeBytes = 150, Connections = 9 });
             await db.SaveChangesAsync();
         }
         _clock.Advance(TimeSpan.FromHours(50));
