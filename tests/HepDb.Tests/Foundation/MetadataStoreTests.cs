@@ -12,18 +12,25 @@ namespace HepDb.Tests.Foundation;
 public sealed class MetadataStoreTests(EngineServers engines)
 {
     [Fact]
-    public async Task Sqlite_migrates_and_round_trips()
+    public Task Sqlite_migrates_and_round_trips() => OnSqliteAsync(async (metadata, hepdb) =>
+    {
+        await RoundTripAsync(metadata, hepdb);
+        var file = Path.Combine(hepdb.DataDir, "hepdb.db");
+        Assert.True(File.Exists(file));
+        await using var conn = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file}");
+        await conn.OpenAsync();
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = "PRAGMA journal_mode";
+        Assert.Equal("wal", (string?)await cmd.ExecuteScalarAsync());
+    });
+
+    /// <summary>Runs <paramref name="test"/> on a SQLite store in a folder of its own, removed afterwards.</summary>
+    private static async Task OnSqliteAsync(Func<MetadataOptions, HepDbOptions, Task> test)
     {
         var dir = Path.Combine(Path.GetTempPath(), $"hepdb-meta-{Guid.NewGuid():N}");
         try
         {
-            await RoundTripAsync(new MetadataOptions { Provider = "sqlite" }, new HepDbOptions { DataDir = dir });
-            Assert.True(File.Exists(Path.Combine(dir, "hepdb.db")));
-            await using var conn = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir, "hepdb.db")}");
-            await conn.OpenAsync();
-            await using var cmd = conn.CreateCommand();
-            cmd.CommandText = "PRAGMA journal_mode";
-            Assert.Equal("wal", (string?)await cmd.ExecuteScalarAsync());
+            await test(new MetadataOptions { Provider = "sqlite" }, new HepDbOptions { DataDir = dir });
         }
         finally
         {
@@ -73,19 +80,7 @@ public sealed class MetadataStoreTests(EngineServers engines)
     }
 
     [Fact]
-    public async Task Sqlite_upgrade_keeps_the_users_of_admin_tier_accounts_operators()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), $"hepdb-meta-{Guid.NewGuid():N}");
-        try
-        {
-            await UpgradeKeepsOperatorsAsync(new MetadataOptions { Provider = "sqlite" }, new HepDbOptions { DataDir = dir });
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+    public Task Sqlite_upgrade_keeps_the_users_of_admin_tier_accounts_operators() => OnSqliteAsync(UpgradeKeepsOperatorsAsync);
 
     [Fact]
     public async Task Postgres_upgrade_keeps_the_users_of_admin_tier_accounts_operators()
@@ -125,19 +120,7 @@ public sealed class MetadataStoreTests(EngineServers engines)
     }
 
     [Fact]
-    public async Task Sqlite_upgrade_keeps_the_usage_history_under_series_keys()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), $"hepdb-meta-{Guid.NewGuid():N}");
-        try
-        {
-            await UpgradeKeepsHistoryAsync(new MetadataOptions { Provider = "sqlite" }, new HepDbOptions { DataDir = dir });
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+    public Task Sqlite_upgrade_keeps_the_usage_history_under_series_keys() => OnSqliteAsync(UpgradeKeepsHistoryAsync);
 
     [Fact]
     public async Task Postgres_upgrade_keeps_the_usage_history_under_series_keys()

@@ -115,6 +115,10 @@ public class HepDbApp(EngineServers engines, Dictionary<string, string?>? overri
     /// record, a cut move, an orphan) waits for it first, or that pass may take the work before the test's own pass.</summary>
     public Task ReconcilerStarted => Services.GetRequiredService<HepDb.Databases.Reconciler>().FirstPass;
 
+    /// <summary>Done once the quota watcher's own pass at start is over. A test that leaves an account half-enforced on
+    /// purpose (a cut cascade) waits for it first, or that pass may converge the account before the test looks.</summary>
+    public Task WatcherStarted => Services.GetRequiredService<HepDb.Quotas.QuotaWatcher>().FirstPass;
+
     public IEngineAdapter Engine(EngineKind kind) => Services.GetRequiredService<EngineRegistry>().Default(kind);
 
     /// <summary>Creates a database through the API and returns the parsed <c>data</c> (failing the test on anything but 201).</summary>

@@ -32,8 +32,8 @@ public abstract class UsageHistoryTests(EngineServers engines)
             ["Engines:Mongo:ConnectTimeout"] = "00:00:02",
         }, clock: clock);
         // The watcher's pass at start runs on its own; once it is over, every pass below is one of this test's.
+        await app.WatcherStarted;
         var watcher = app.Services.GetRequiredService<QuotaWatcher>();
-        await watcher.FirstPass;
         var account = await app.CreateAccountAsync(HepDb.Accounts.Tier.Premium);
         var maria = await app.CreateDatabaseAsync(account, "mariadb", "grows-m");
         var pg = await app.CreateDatabaseAsync(account, "postgres", "grows-p");

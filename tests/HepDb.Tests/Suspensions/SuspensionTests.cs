@@ -185,6 +185,7 @@ public sealed class SuspensionTests(EngineServers engines)
                 accountId = account.Id;
                 maria = await app.CreateDatabaseAsync(account, "mariadb");
                 pg = await app.CreateDatabaseAsync(account, "postgres");
+                await app.WatcherStarted; // its pass at start must not finish the cut cascade before the test looks
                 AccountEnforcer.AfterEachDatabase = d => { if (d.AccountId == accountId) throw new InvalidOperationException("injected crash"); };
                 try
                 {
