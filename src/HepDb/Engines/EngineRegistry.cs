@@ -51,6 +51,7 @@ public sealed class EngineRegistry : IAsyncDisposable
     private readonly Dictionary<EngineKind, IEngineAdapterFactory> _factories;
     private readonly Dictionary<EngineKind, bool> _configEnabled = [];
     private readonly Dictionary<string, FleetServer> _configured = [];
+    private readonly Dictionary<EngineKind, TimeSpan> _connectTimeouts = [];
     private readonly SecretBox _box;
     private readonly List<IEngineAdapter> _retired = [];
     private readonly Lock _applying = new();
@@ -65,6 +66,7 @@ public sealed class EngineRegistry : IAsyncDisposable
         foreach (var (kind, server) in new[] { (EngineKind.MariaDb, o.MariaDb), (EngineKind.Postgres, o.Postgres), (EngineKind.Mongo, o.Mongo) })
         {
             _configEnabled[kind] = kind == EngineKind.MariaDb || server.Enabled;
+            _connectTimeouts[kind] = server.ConnectTimeout;
             // MariaDB and PostgreSQL always have a server (local or configured); Enabled only governs new databases,
             // existing ones keep working. MongoDB has a server only when enabled and either configured or runnable here.
             var hasServer = kind != EngineKind.Mongo || (server.Enabled && (!server.Local || LocalEngineServers.FindMongod() is not null));
@@ -85,6 +87,15 @@ public sealed class EngineRegistry : IAsyncDisposable
         CreatedAt = now, ChangedAt = now,
     };
 
+    /// <summary>The adapter settings of a server added by an operator: its row, with the connect timeout configured for
+    /// its engine (<c>Engines:X:ConnectTimeout</c>), which every server of the engine shares.</summary>
+    public EngineServerOptions AdapterOptions(EngineServer row)
+    {
+        var options = row.ToOptions(_box);
+        options.ConnectTimeout = _connectTimeouts[row.Engine];
+        return options;
+    }
+
     /// <summary>The configured servers, as this process's configuration describes them.</summary>
     public IEnumerable<FleetServer> ConfiguredServers => _configured.Values;
 
@@ -104,7 +115,7 @@ public sealed class EngineRegistry : IAsyncDisposable
                 if (current.TryGetValue(row.Id, out var known) && known.Row.ConnectionFingerprint() == row.ConnectionFingerprint())
                     next[row.Id] = known with { Row = row };
                 else if (_factories.TryGetValue(row.Engine, out var factory))
-                    next[row.Id] = new FleetServer(row, factory.Create(row.ToOptions(_box)));
+                    next[row.Id] = new FleetServer(row, factory.Create(AdapterOptions(row)));
             }
             // An adapter no longer in use may still serve an operation in flight: it is disposed with the registry.
             _retired.AddRange(current.Values.Where(s => !next.TryGetValue(s.Id, out var kept) || !ReferenceEquals(kept.Adapter, s.Adapter)).Select(s => s.Adapter));

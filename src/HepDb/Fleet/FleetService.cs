@@ -154,7 +154,7 @@ public sealed partial class FleetService(HepDbContext db, EngineRegistry engines
         if (!s.ChangesConnection) return null;
 
         var factory = factories.First(f => f.Kind == row.Engine);
-        var adapter = factory.Create(row.ToOptions(box));
+        var adapter = factory.Create(engines.AdapterOptions(row));
         try
         {
             var probe = await adapter.ProbeAsync(ct);

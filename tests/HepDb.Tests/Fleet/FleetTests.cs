@@ -113,6 +113,14 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
     }
 
     [Fact]
+    public async Task An_added_server_takes_the_connect_timeout_configured_for_its_engine()
+    {
+        await using var app = new HepDbApp(engines, new() { ["Engines:MariaDb:ConnectTimeout"] = "00:00:07" });
+        var added = await AddAsync(app, "mariadb", "b", second.Settings("mariadb", maxDatabases: 10));
+        Assert.Equal(TimeSpan.FromSeconds(7), app.Services.GetRequiredService<EngineRegistry>().Server(added.Id)!.Adapter.Server.ConnectTimeout);
+    }
+
+    [Fact]
     public async Task A_draining_server_gets_nothing_new_and_takes_databases_again_when_undrained()
     {
         await using var app = new HepDbApp(engines, new() { ["Engines:MariaDb:MaxDatabases"] = "100" });
@@ -307,6 +315,8 @@ public sealed class FleetTests(EngineServers engines, SecondServers second)
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "hepdb-admin.dll"), "server", "move", "--database", created.Id, "--to", "c" }) psi.ArgumentList.Add(a);
         foreach (var (k, v) in HepDb.Tests.Operator.OperatorTool.Environment(app)) psi.Environment[k] = v;
+        // Its servers (both) get a connect timeout that a loaded machine cannot run out of: the kill must cut a live move.
+        psi.Environment["Engines__MariaDb__ConnectTimeout"] = "00:00:30";
         var pid = File.ReadAllText(Path.Combine(target.Root, "engines", "mariadb", "run", "mysqld.pid")).Trim();
         await app.ReconcilerStarted; // its pass at start must not roll the move back before the test's own pass
         using var tool = System.Diagnostics.Process.Start(psi)!;
