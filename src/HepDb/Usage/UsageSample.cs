@@ -49,7 +49,7 @@ public sealed class UsageSampleConfiguration : IEntityTypeConfiguration<UsageSam
 }
 
 /// <summary>A database's history: the number its samples carry. Made by the first pass that samples the database and
-/// kept as long as its samples are (a year after its last one at most; the few bytes of the row itself stay).</summary>
+/// never deleted (a few bytes; its samples age out within a year), so no key ever stands for two databases.</summary>
 public sealed class UsageSeries
 {
     public long Key { get; init; }

@@ -74,19 +74,17 @@ public sealed class MetadataStoreTests(EngineServers engines)
     }
 
     [Fact]
-    public async Task Postgres_migrates_and_round_trips()
-    {
-        await RoundTripAsync(new MetadataOptions { Provider = "postgres", ConnectionString = await engines.CreateMetadataDatabaseAsync() }, new HepDbOptions());
-    }
+    public Task Postgres_migrates_and_round_trips() => OnPostgresAsync(RoundTripAsync);
+
+    /// <summary>Runs <paramref name="test"/> on a PostgreSQL store of its own (a new database on the shared server).</summary>
+    private async Task OnPostgresAsync(Func<MetadataOptions, HepDbOptions, Task> test) =>
+        await test(new MetadataOptions { Provider = "postgres", ConnectionString = await engines.CreateMetadataDatabaseAsync() }, new HepDbOptions());
 
     [Fact]
     public Task Sqlite_upgrade_keeps_the_users_of_admin_tier_accounts_operators() => OnSqliteAsync(UpgradeKeepsOperatorsAsync);
 
     [Fact]
-    public async Task Postgres_upgrade_keeps_the_users_of_admin_tier_accounts_operators()
-    {
-        await UpgradeKeepsOperatorsAsync(new MetadataOptions { Provider = "postgres", ConnectionString = await engines.CreateMetadataDatabaseAsync() }, new HepDbOptions());
-    }
+    public Task Postgres_upgrade_keeps_the_users_of_admin_tier_accounts_operators() => OnPostgresAsync(UpgradeKeepsOperatorsAsync);
 
     /// <summary>20261207000008_OperatorRight: the operator right became a column of the user; the users of admin-tier
     /// accounts (the operators until then) get it, nobody else does.</summary>
@@ -123,10 +121,7 @@ public sealed class MetadataStoreTests(EngineServers engines)
     public Task Sqlite_upgrade_keeps_the_usage_history_under_series_keys() => OnSqliteAsync(UpgradeKeepsHistoryAsync);
 
     [Fact]
-    public async Task Postgres_upgrade_keeps_the_usage_history_under_series_keys()
-    {
-        await UpgradeKeepsHistoryAsync(new MetadataOptions { Provider = "postgres", ConnectionString = await engines.CreateMetadataDatabaseAsync() }, new HepDbOptions());
-    }
+    public Task Postgres_upgrade_keeps_the_usage_history_under_series_keys() => OnPostgresAsync(UpgradeKeepsHistoryAsync);
 
     /// <summary>20261207000012_UsageSeries: the samples, keyed by database id until then, move to a series key per
     /// database, every row and value kept; new series get keys of their own after the copied ones.</summary>
