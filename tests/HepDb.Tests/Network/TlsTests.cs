@@ -68,10 +68,17 @@ public sealed class TlsTests(EngineServers engines, SharedApp shared) : IClassFi
     [Fact]
     public async Task A_MariaDB_user_made_without_the_TLS_requirement_gets_it_from_the_reconciler()
     {
-        var app = shared.For(engines);
-        await app.ReconcilerStarted; // its pass at start must not restore the requirement before the test sees it gone
+        // A server of its own: every app's reconciler converges its whole server at start, so on the shared one another
+        // test's app could restore the requirement before this test sees it gone.
+        await using var server = await PrivateMariaDb.StartAsync("tls-converge");
+        var o = server.Options.MariaDb;
+        await using var app = new HepDbApp(engines, new()
+        {
+            ["Engines:MariaDb:Port"] = o.Port.ToString(), ["Engines:MariaDb:AdminPassword"] = o.AdminPassword,
+        });
+        await app.ReconcilerStarted; // nor may its own pass at start
         var db = await app.CreateDatabaseAsync(await app.CreateAccountAsync(), "mariadb");
-        await using (var admin = new MySqlConnection($"Server=127.0.0.1;Port={engines.Engines.MariaDb.Port};User ID=root;Password={engines.Engines.MariaDb.AdminPassword}"))
+        await using (var admin = new MySqlConnection($"Server=127.0.0.1;Port={o.Port};User ID=root;Password={o.AdminPassword}"))
         {
             await admin.OpenAsync();
             await using var cmd = new MySqlCommand($"ALTER USER '{db.DbUser}'@'%' REQUIRE NONE", admin);
