@@ -41,9 +41,7 @@ public sealed partial class FleetService(HepDbContext db, EngineRegistry engines
     public async Task<IReadOnlyList<ServerView>> ListAsync(bool probe, CancellationToken ct)
     {
         await FleetSync.LoadAsync(db, engines, ct);
-        var loads = new Dictionary<string, (int Databases, long Bytes)>();
-        foreach (var kind in EngineKinds.All)
-            foreach (var (id, load) in await Placement.LoadsAsync(db, kind, ct)) loads[id] = load;
+        var loads = await Placement.LoadsAsync(db, kind: null, ct);
         var servers = engines.Servers;
         var probes = probe ? await Task.WhenAll(servers.Select(s => s.Adapter.ProbeAsync(ct))) : null;
         return servers.Select((s, i) =>

@@ -56,17 +56,18 @@ public static class Placement
         return null;
     }
 
-    /// <summary>Databases and bytes per server of <paramref name="kind"/>, counting a database being moved on both
-    /// servers (it occupies both until the move ends), and a record stored without a server on the one it is routed to
-    /// (<see cref="EngineRegistry.ServerIdOf(Databases.TenantDatabase)"/>).</summary>
-    public static async Task<Dictionary<string, (int Databases, long Bytes)>> LoadsAsync(HepDbContext db, EngineKind kind, CancellationToken ct)
+    /// <summary>Databases and bytes per server of <paramref name="kind"/> (null: of every engine), counting a database
+    /// being moved on both servers (it occupies both until the move ends), and a record stored without a server on the
+    /// one it is routed to (<see cref="EngineRegistry.ServerIdOf(Databases.TenantDatabase)"/>).</summary>
+    public static async Task<Dictionary<string, (int Databases, long Bytes)>> LoadsAsync(HepDbContext db, EngineKind? kind, CancellationToken ct)
     {
-        var held = await db.Databases.AsNoTracking().Where(d => d.Engine == kind).GroupBy(d => d.ServerId)
-            .Select(g => new { g.Key, Count = g.Count(), Bytes = g.Sum(d => d.SizeBytes) }).ToListAsync(ct);
-        var incoming = await db.Databases.AsNoTracking().Where(d => d.Engine == kind && d.MoveToServerId != null).GroupBy(d => d.MoveToServerId!)
+        var records = kind is { } k ? db.Databases.AsNoTracking().Where(d => d.Engine == k) : db.Databases.AsNoTracking();
+        var held = await records.GroupBy(d => new { d.Engine, d.ServerId })
+            .Select(g => new { g.Key.Engine, g.Key.ServerId, Count = g.Count(), Bytes = g.Sum(d => d.SizeBytes) }).ToListAsync(ct);
+        var incoming = await records.Where(d => d.MoveToServerId != null).GroupBy(d => d.MoveToServerId!)
             .Select(g => new { g.Key, Count = g.Count(), Bytes = g.Sum(d => d.SizeBytes) }).ToListAsync(ct);
         var loads = new Dictionary<string, (int Databases, long Bytes)>();
-        foreach (var (id, count, bytes) in held.Select(h => (EngineRegistry.ServerIdOf(kind, h.Key), h.Count, h.Bytes)).Concat(incoming.Select(i => (i.Key, i.Count, i.Bytes))))
+        foreach (var (id, count, bytes) in held.Select(h => (EngineRegistry.ServerIdOf(h.Engine, h.ServerId), h.Count, h.Bytes)).Concat(incoming.Select(i => (i.Key, i.Count, i.Bytes))))
             loads[id] = loads.TryGetValue(id, out var l) ? (l.Databases + count, l.Bytes + bytes) : (count, bytes);
         return loads;
     }

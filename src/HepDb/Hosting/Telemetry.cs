@@ -179,8 +179,7 @@ public sealed class MetricsSampler(IServiceScopeFactory scopes, EngineRegistry e
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HepDbContext>();
-        var perServer = await db.Databases.AsNoTracking().GroupBy(d => d.ServerId)
-            .Select(g => new { Server = g.Key, Count = g.Count(), Bytes = g.Sum(d => d.SizeBytes) }).ToListAsync(ct);
+        var loads = await Fleet.Placement.LoadsAsync(db, kind: null, ct); // as placement and `server list` count them
         var probes = await Task.WhenAll(engines.Servers.Select(async s => (Server: s, Probe: await s.Adapter.ProbeAsync(ct))));
         foreach (var (server, probe) in probes) engines.ReportProbe(server.Id, probe.Up, Time.GetUtcNow().UtcDateTime);
         var suspended = await db.Accounts.CountAsync(a => a.SuspendedAt != null, ct);
@@ -189,7 +188,7 @@ public sealed class MetricsSampler(IServiceScopeFactory scopes, EngineRegistry e
         var all = await db.Accounts.CountAsync(ct);
         Telemetry.Publish(new Telemetry.Sample(
             probes.Select(p => new Telemetry.EngineSample(p.Server.Kind, p.Server.Name, p.Probe.Up, p.Probe.Latency.TotalSeconds,
-                perServer.FirstOrDefault(e => e.Server == p.Server.Id)?.Count ?? 0, perServer.FirstOrDefault(e => e.Server == p.Server.Id)?.Bytes ?? 0,
+                loads.GetValueOrDefault(p.Server.Id).Databases, loads.GetValueOrDefault(p.Server.Id).Bytes,
                 p.Server.Row.MaxDatabases, p.Server.Row.MaxBytes)).ToList(),
             all - suspended - overQuota, overQuota, suspended));
     }
