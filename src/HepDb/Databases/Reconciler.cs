@@ -65,8 +65,10 @@ public sealed class Reconciler(
 
         var moves = await scope.ServiceProvider.GetRequiredService<Fleet.DatabaseMover>().RecoverAbandonedAsync(ct);
 
-        // Every server at once, each on its own: a slow or stopped one holds none of the others back.
-        var perServer = await Task.WhenAll(engines.Servers.Select(server => ConvergeServerAsync(server, ct)));
+        // Every server at once, each on its own: a slow or stopped one holds none of the others back. The accounts are
+        // read once for all: an account made after this read has no orphans to lose (its names are left alone).
+        var slugs = (await db.Accounts.AsNoTracking().Select(a => a.Id).ToListAsync(ct)).Select(Accounts.Account.NameSlug).ToHashSet();
+        var perServer = await Task.WhenAll(engines.Servers.Select(server => ConvergeServerAsync(server, slugs, ct)));
         orphans += perServer.Sum(p => p.Orphans);
         errors.AddRange(perServer.SelectMany(p => p.Errors));
 
@@ -79,7 +81,7 @@ public sealed class Reconciler(
     /// <summary>One server's part: its server-wide settings, then its orphans. Known on a server are the names of the
     /// databases it holds or that are being moved to it (on any record of the same endpoint, should an operator have
     /// registered one server twice).</summary>
-    private async Task<(int Orphans, List<string> Errors)> ConvergeServerAsync(FleetServer server, CancellationToken ct)
+    private async Task<(int Orphans, List<string> Errors)> ConvergeServerAsync(FleetServer server, IReadOnlySet<string> slugs, CancellationToken ct)
     {
         var errors = new List<string>();
         var orphans = 0;
@@ -96,7 +98,6 @@ public sealed class Reconciler(
                 .Where(d => d.Engine == server.Kind && (same.Contains(d.ServerId) || d.ServerId == "" || (d.MoveToServerId != null && same.Contains(d.MoveToServerId))))
                 .Select(d => new { d.DbName, d.DbUser }).ToListAsync(ct);
             var known = records.SelectMany(r => new[] { r.DbName, r.DbUser }).ToHashSet();
-            var slugs = (await db.Accounts.AsNoTracking().Select(a => a.Id).ToListAsync(ct)).Select(Accounts.Account.NameSlug).ToHashSet();
             foreach (var (slug, slot) in found.Databases.Concat(found.Users).Where(n => !known.Contains(n)).Select(Parse).Distinct())
             {
                 if (!slugs.Contains(slug)) continue;
