@@ -31,8 +31,8 @@ public sealed record MoveResult(string DatabaseId, string From, string? To, Prob
 /// it as an orphan. Either way exactly one live copy remains.
 /// </summary>
 public sealed class DatabaseMover(
-    HepDbContext db, EngineRegistry engines, SecretBox box, DatabaseLocks locks, TimeProvider time, IOptions<HepDbOptions> hepdb,
-    ILogger<DatabaseMover> logger)
+    HepDbContext db, EngineRegistry engines, SecretBox box, DatabaseLocks locks, DatabaseService databases, TimeProvider time,
+    IOptions<HepDbOptions> hepdb, ILogger<DatabaseMover> logger)
 {
     /// <summary>Fault-injection point for tests: called after each step with its name (<c>blocked</c>, <c>copied</c>,
     /// <c>switched</c>); a test that kills the process there cuts the move like a crash.</summary>
@@ -165,11 +165,7 @@ public sealed class DatabaseMover(
                 if (now.PasswordSealed != record.PasswordSealed
                     && await db.Databases.Where(d => d.Id == now.Id && d.PendingPasswordSealed == null).ExecuteUpdateAsync(s => s
                         .SetProperty(d => d.PendingPasswordSealed, now.PasswordSealed).SetProperty(d => d.PendingSince, time.GetUtcNow().UtcDateTime), CancellationToken.None) == 1)
-                {
-                    await target.Adapter.SetPasswordAsync(now.DbUser, box.Decrypt(now.PasswordSealed, now.Id), CancellationToken.None);
-                    await db.Databases.Where(d => d.Id == now.Id && d.PendingPasswordSealed == now.PasswordSealed).ExecuteUpdateAsync(s => s
-                        .SetProperty(d => d.PendingPasswordSealed, (string?)null).SetProperty(d => d.PendingSince, (DateTime?)null), CancellationToken.None);
-                }
+                    await databases.FinishRotationAsync(now, target.Adapter, now.PasswordSealed, CancellationToken.None);
             }
             catch (Exception e) when (e is EngineUnavailableException or EngineCommandException)
             {
