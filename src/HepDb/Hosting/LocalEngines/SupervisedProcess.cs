@@ -86,7 +86,14 @@ public sealed class SupervisedProcess : IAsyncDisposable
     {
         StopRequested = true;
         if (_process.HasExited) return;
-        _process.StandardInput.Close();
+        try
+        {
+            _process.StandardInput.Close();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // It exited between the check and the close, and its end of the pipe is gone: the wait below returns at once.
+        }
         using var cts = new CancellationTokenSource(timeout);
         try
         {
